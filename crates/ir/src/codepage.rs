@@ -81,12 +81,11 @@ pub fn decode(bytes: &[u8], code_page: u16) -> Cow<'_, str> {
 
 /// Like [`decode`], also telling whether any byte was replaced (or the page was unsupported).
 pub fn decode_checked(bytes: &[u8], code_page: u16) -> (Cow<'_, str>, bool) {
-    if bytes.is_ascii() {
-        if let Ok(s) = std::str::from_utf8(bytes) {
-            if !matches!(code_page, UTF_16LE | UTF_16BE) {
-                return (Cow::Borrowed(s), false);
-            }
-        }
+    if bytes.is_ascii()
+        && !matches!(code_page, UTF_16LE | UTF_16BE)
+        && let Ok(s) = std::str::from_utf8(bytes)
+    {
+        return (Cow::Borrowed(s), false);
     }
     match page(code_page) {
         Some(Page::Oem(table)) => match table.decode_string_checked(bytes) {

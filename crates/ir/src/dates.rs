@@ -147,9 +147,7 @@ impl FromStr for Timestamp {
         let year: i32 = num(dp.next(), s)?;
         let month: u8 = num(dp.next(), s)?;
         let day: u8 = num(dp.next(), s)?;
-        let time_len = rest
-            .find(|c: char| c == '+' || c == '-' || c == 'Z')
-            .unwrap_or(rest.len());
+        let time_len = rest.find(['+', '-', 'Z']).unwrap_or(rest.len());
         let (time_part, zone) = rest.split_at(time_len);
         let (hms, frac) = match time_part.split_once('.') {
             Some((a, b)) => (a, Some(b)),
