@@ -222,10 +222,9 @@ pub fn code_page_for_charset(name: &str) -> Option<u16> {
     if let Some(cp) = n
         .strip_prefix("windows-")
         .and_then(|d| d.parse::<u16>().ok())
+        && is_supported(cp)
     {
-        if is_supported(cp) {
-            return Some(cp);
-        }
+        return Some(cp);
     }
     let enc = Encoding::for_label_no_replacement(n.as_bytes())?;
     codepage::from_encoding(enc).or(match enc.name() {
