@@ -1,0 +1,1 @@
+//! mailmig-ccmail (work in progress)

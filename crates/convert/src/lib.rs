@@ -1,0 +1,1 @@
+//! mailmig-convert (work in progress)

@@ -1,0 +1,1 @@
+//! mailmig-iff (work in progress)

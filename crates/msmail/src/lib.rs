@@ -1,0 +1,1 @@
+//! mailmig-msmail (work in progress)

@@ -1,0 +1,1 @@
+//! mailmig-pst (work in progress)
