@@ -27,6 +27,7 @@ pub mod limits;
 pub mod model;
 pub mod sink;
 pub mod source;
+pub mod synth;
 pub mod text;
 pub mod warning;
 
