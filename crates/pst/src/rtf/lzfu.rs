@@ -1,0 +1,579 @@
+//! Compressed RTF ([MS-OXRTFCP] sections 2.1.3.1 and 3.1; format notes `pst.md` §10.6):
+//! the 16-byte header, the `LZFu` decoder with its 4096-byte dictionary and the stored `MELA`
+//! variant, and the CRC over the compressed contents.
+//!
+//! Unlike `compressed-rtf` 1.0.1, nothing here trusts the header: `RAWSIZE` is checked against
+//! [`Limits::max_allocation`] before any allocation, a `COMPSIZE` that runs past the data gives
+//! the bytes that are there (flagged [`Decompressed::truncated`]), and the output can never grow
+//! beyond what the input can describe (at most 8 × 17 bytes per 17 input bytes) nor beyond the
+//! allocation limit.
+
+use mailmig_ir::Limits;
+
+use super::RtfError;
+
+/// `COMPTYPE` of LZFu-compressed contents, "LZFu" read as a little-endian DWORD
+/// ([MS-OXRTFCP] 2.1.3.1.1).
+pub const COMPTYPE_COMPRESSED: u32 = 0x7546_5A4C;
+/// `COMPTYPE` of stored (uncompressed) contents, "MELA" read as a little-endian DWORD
+/// ([MS-OXRTFCP] 2.1.3.1.1).
+pub const COMPTYPE_UNCOMPRESSED: u32 = 0x414C_454D;
+/// Size of the header: `COMPSIZE`, `RAWSIZE`, `COMPTYPE` and `CRC`, four DWORDs.
+pub const HEADER_LEN: usize = 16;
+
+/// The string the decoder's dictionary starts with ([MS-OXRTFCP] 3.1.3.1, "initial dictionary");
+/// 207 bytes, so the first write position is 207.
+pub const INITIAL_DICTIONARY: &[u8; 207] = b"{\\rtf1\\ansi\\mac\\deff0\\deftab720{\\fonttbl;}{\\f0\\fnil \\froman \\fswiss \\fmodern \\fscript \\fdecor MS Sans SerifSymbolArialTimes New RomanCourier{\\colortbl\\red0\\green0\\blue0\r\n\\par \\pard\\plain\\f0\\fs20\\b\\i\\u\\tab\\tx";
+
+/// Size of the circular dictionary ([MS-OXRTFCP] 2.1.2.1): 4096 bytes, addressed by 12 bits.
+const DICT_LEN: usize = 4096;
+const DICT_MASK: usize = DICT_LEN - 1;
+
+/// Which `COMPTYPE` a compressed-RTF blob declared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CompressionKind {
+    /// `LZFu` (0x75465A4C): dictionary-compressed contents.
+    Lzfu,
+    /// `MELA` (0x414C454D): the contents are the RTF bytes themselves.
+    Mela,
+}
+
+/// The parsed 16-byte header of a compressed-RTF blob ([MS-OXRTFCP] 2.1.3.1.1, field names as
+/// the specification spells them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// `COMPSIZE`: size of the contents plus 12 (the header bytes that follow this field).
+    pub comp_size: u32,
+    /// `RAWSIZE`: size of the decompressed RTF as declared by the writer.
+    pub raw_size: u32,
+    /// `COMPTYPE`, decoded.
+    pub kind: CompressionKind,
+    /// `CRC`: [`crc`] of the contents for `LZFu`; zero for `MELA`.
+    pub crc: u32,
+}
+
+impl Header {
+    /// Parses and validates the header at the start of `data`.
+    ///
+    /// Fails when `data` is shorter than 16 bytes, `COMPTYPE` is neither `LZFu` nor `MELA`,
+    /// `COMPSIZE` is below 12, or `RAWSIZE` exceeds `limits.max_allocation`. A `COMPSIZE` that
+    /// runs past `data` is accepted here; decoding then reports the output as truncated.
+    pub fn parse(data: &[u8], limits: &Limits) -> Result<Self, RtfError> {
+        let dword = |at: usize| -> Result<u32, RtfError> {
+            data.get(at..at + 4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_le_bytes)
+                .ok_or(RtfError::TooShort { len: data.len() })
+        };
+        let comp_size = dword(0)?;
+        let raw_size = dword(4)?;
+        let comp_type = dword(8)?;
+        let crc = dword(12)?;
+        let kind = match comp_type {
+            COMPTYPE_COMPRESSED => CompressionKind::Lzfu,
+            COMPTYPE_UNCOMPRESSED => CompressionKind::Mela,
+            value => return Err(RtfError::UnknownCompType { value, offset: 8 }),
+        };
+        if comp_size < 12 {
+            return Err(RtfError::CompSizeTooSmall {
+                value: comp_size,
+                offset: 0,
+            });
+        }
+        if !limits.allows_allocation(u64::from(raw_size)) {
+            return Err(RtfError::RawSizeOverLimit {
+                value: raw_size,
+                limit: limits.max_allocation,
+                offset: 4,
+            });
+        }
+        Ok(Self {
+            comp_size,
+            raw_size,
+            kind,
+            crc,
+        })
+    }
+}
+
+/// The result of [`decompress_rtf_lenient`]: the RTF bytes and what was wrong on the way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decompressed {
+    /// The decompressed RTF (for `MELA`, the stored bytes).
+    pub rtf: Vec<u8>,
+    /// Which `COMPTYPE` the header declared.
+    pub kind: CompressionKind,
+    /// `RAWSIZE` as declared; may differ from `rtf.len()` when the writer lied or the data was cut.
+    pub raw_size: u32,
+    /// For `LZFu`: the stored `CRC` equals the CRC of the complete contents. For `MELA`: the
+    /// stored `CRC` is zero, as [MS-OXRTFCP] 2.1.3.1.1 requires. False whenever the contents are
+    /// cut short.
+    pub crc_ok: bool,
+    /// The data ended before `COMPSIZE` said it would, or (`LZFu`) before the end-of-stream
+    /// reference, or (`MELA`) before `RAWSIZE` bytes; or the output reached the allocation
+    /// limit. `rtf` holds what could be decoded.
+    pub truncated: bool,
+}
+
+impl Decompressed {
+    /// True when the blob decoded cleanly: CRC good, nothing cut, `RAWSIZE` bytes produced.
+    pub fn is_clean(&self) -> bool {
+        self.crc_ok && !self.truncated && self.rtf.len() as u64 == u64::from(self.raw_size)
+    }
+}
+
+/// The CRC of [MS-OXRTFCP] 3.1.3.2 (the same as MS-PST's): reflected CRC-32, polynomial
+/// 0xEDB88320, initial value 0, no final XOR. `crc(b"123456789") == 0x2DFD2D88`.
+pub fn crc(data: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new_with_initial(!0);
+    hasher.update(data);
+    !hasher.finalize()
+}
+
+/// Decompresses a `PidTagRtfCompressed` value strictly: any damage is an error.
+///
+/// Returns the RTF when the header is valid, the CRC matches, the contents are complete and end
+/// with the end-of-stream reference (`LZFu`) or hold `RAWSIZE` bytes (`MELA`). A CRC mismatch is
+/// [`RtfError::CrcMismatch`] and cut data [`RtfError::Truncated`]; callers that want the data
+/// anyway (salvage) use [`decompress_rtf_lenient`], which never fails after the header.
+pub fn decompress_rtf(data: &[u8], limits: &Limits) -> Result<Vec<u8>, RtfError> {
+    let out = decompress_rtf_lenient(data, limits)?;
+    if out.truncated {
+        return Err(RtfError::Truncated {
+            offset: data.len() as u64,
+            produced: out.rtf.len() as u64,
+            raw_size: out.raw_size,
+        });
+    }
+    if !out.crc_ok {
+        let header = Header::parse(data, limits)?;
+        let computed = contents(data, &header).map_or(0, |(c, _)| crc(c));
+        return Err(RtfError::CrcMismatch {
+            stored: header.crc,
+            computed,
+            offset: 12,
+        });
+    }
+    Ok(out.rtf)
+}
+
+/// Decompresses a `PidTagRtfCompressed` value, tolerating damage after a valid header.
+///
+/// Fails only on the header checks of [`Header::parse`]. Everything after that is decoded as far
+/// as the data allows, and the flags of [`Decompressed`] say what was wrong: a CRC mismatch
+/// (`crc_ok == false`, the caller should warn), cut contents (`truncated`). Output is capped at
+/// `limits.max_allocation` bytes. Trailing bytes after `COMPSIZE + 4` are ignored.
+pub fn decompress_rtf_lenient(data: &[u8], limits: &Limits) -> Result<Decompressed, RtfError> {
+    let header = Header::parse(data, limits)?;
+    let (body, complete) = contents(data, &header).unwrap_or((&[], false));
+    let cap = usize::try_from(limits.max_allocation).unwrap_or(usize::MAX);
+    match header.kind {
+        CompressionKind::Mela => {
+            let want = usize::try_from(header.raw_size).unwrap_or(usize::MAX);
+            let take = want.min(body.len()).min(cap);
+            let rtf = body.get(..take).unwrap_or_default().to_vec();
+            Ok(Decompressed {
+                truncated: take < want,
+                rtf,
+                kind: header.kind,
+                raw_size: header.raw_size,
+                crc_ok: header.crc == 0,
+            })
+        }
+        CompressionKind::Lzfu => {
+            let crc_ok = complete && crc(body) == header.crc;
+            // Each 17 input bytes (a control byte and 8 references) produce at most 8 × 17 bytes,
+            // so the reservation is bounded by the input as well as by RAWSIZE (already checked).
+            let bound = body.len().saturating_mul(8).saturating_add(16);
+            let reserve = usize::try_from(header.raw_size)
+                .unwrap_or(usize::MAX)
+                .min(bound)
+                .min(cap);
+            let mut rtf = Vec::with_capacity(reserve);
+            let ended = decode_lzfu(body, &mut rtf, cap);
+            Ok(Decompressed {
+                truncated: !complete || !ended,
+                rtf,
+                kind: header.kind,
+                raw_size: header.raw_size,
+                crc_ok,
+            })
+        }
+    }
+}
+
+/// The contents after the header, as far as `COMPSIZE` says and the data has; the flag is false
+/// when `COMPSIZE` runs past the data.
+fn contents<'a>(data: &'a [u8], header: &Header) -> Option<(&'a [u8], bool)> {
+    let rest = data.get(HEADER_LEN..)?;
+    let declared = usize::try_from(header.comp_size - 12).unwrap_or(usize::MAX);
+    Some(match rest.get(..declared) {
+        Some(body) => (body, true),
+        None => (rest, false),
+    })
+}
+
+/// Runs the `LZFu` decoder of [MS-OXRTFCP] 3.1.3.1 over `body`, appending to `out` until the
+/// end-of-stream reference, the end of `body`, or `cap` output bytes. Returns true when the
+/// end-of-stream reference was reached (and `cap` not hit).
+///
+/// Each control byte announces eight tokens, least significant bit first: 0 is a literal byte,
+/// 1 a two-byte big-endian reference whose high 12 bits are a dictionary offset and low 4 bits
+/// the length minus 2. A reference whose offset equals the write position ends the stream.
+fn decode_lzfu(body: &[u8], out: &mut Vec<u8>, cap: usize) -> bool {
+    let mut dict = [0u8; DICT_LEN];
+    if let Some(start) = dict.get_mut(..INITIAL_DICTIONARY.len()) {
+        start.copy_from_slice(INITIAL_DICTIONARY);
+    }
+    let mut write = INITIAL_DICTIONARY.len();
+    let mut input = body.iter().copied();
+    while let Some(control) = input.next() {
+        for bit in 0..8 {
+            if control & (1 << bit) == 0 {
+                let Some(byte) = input.next() else {
+                    return false;
+                };
+                if out.len() >= cap {
+                    return false;
+                }
+                if let Some(slot) = dict.get_mut(write) {
+                    *slot = byte;
+                }
+                write = (write + 1) & DICT_MASK;
+                out.push(byte);
+            } else {
+                let (Some(hi), Some(lo)) = (input.next(), input.next()) else {
+                    return false;
+                };
+                let reference = u16::from_be_bytes([hi, lo]);
+                let mut offset = usize::from(reference >> 4);
+                let length = usize::from(reference & 0xF) + 2;
+                if offset == write {
+                    return true;
+                }
+                if out.len().saturating_add(length) > cap {
+                    return false;
+                }
+                // Byte by byte: the source may overlap the bytes being written (runs).
+                for _ in 0..length {
+                    let byte = dict.get(offset).copied().unwrap_or(0);
+                    if let Some(slot) = dict.get_mut(write) {
+                        *slot = byte;
+                    }
+                    out.push(byte);
+                    offset = (offset + 1) & DICT_MASK;
+                    write = (write + 1) & DICT_MASK;
+                }
+            }
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// [MS-OXRTFCP] 4.1 (Example 1, simple compressed RTF), the bytes as printed there.
+    const SPEC_SIMPLE: &[u8] = &[
+        0x2d, 0x00, 0x00, 0x00, // COMPSIZE = 45 = 33 bytes of contents + 12
+        0x2b, 0x00, 0x00, 0x00, // RAWSIZE = 43
+        0x4c, 0x5a, 0x46, 0x75, // COMPTYPE = "LZFu"
+        0xf1, 0xc5, 0xc7, 0xa7, // CRC = 0xA7C7C5F1
+        0x03, 0x00, 0x0a, 0x00, 0x72, 0x63, 0x70, 0x67, 0x31, 0x32, 0x35, 0x42, 0x32, 0x0a, 0xf3,
+        0x20, 0x68, 0x65, 0x6c, 0x09, 0x00, 0x20, 0x62, 0x77, 0x05, 0xb0, 0x6c, 0x64, 0x7d, 0x0a,
+        0x80, 0x0f, 0xa0, // contents: control bytes, literals and references
+    ];
+    const SPEC_SIMPLE_RAW: &[u8] = b"{\\rtf1\\ansi\\ansicpg1252\\pard hello world}\r\n";
+
+    /// [MS-OXRTFCP] 4.2 (Example 2, a reference that reads bytes it is writing).
+    const SPEC_CROSSING: &[u8] = &[
+        0x1a, 0x00, 0x00, 0x00, // COMPSIZE = 26 = 14 bytes of contents + 12
+        0x1c, 0x00, 0x00, 0x00, // RAWSIZE = 28
+        0x4c, 0x5a, 0x46, 0x75, // COMPTYPE = "LZFu"
+        0xe2, 0xd4, 0x4b, 0x51, // CRC = 0x514BD4E2
+        0x41, 0x00, 0x04, 0x20, 0x57, 0x58, 0x59, 0x5a, 0x0d, 0x6e, 0x7d, 0x01, 0x0e, 0xb0,
+    ];
+    const SPEC_CROSSING_RAW: &[u8] = b"{\\rtf1 WXYZWXYZWXYZWXYZWXYZ}";
+
+    /// A small, honest LZFu compressor for fixtures: greedy longest match over the current
+    /// dictionary window (the encoder of [MS-OXRTFCP] 3.1.3.1 in spirit, not byte-exact with
+    /// Outlook's), then the end-of-stream reference. Returns a complete blob with header.
+    pub(crate) fn compress(raw: &[u8]) -> Vec<u8> {
+        let mut dict = [0u8; DICT_LEN];
+        dict[..INITIAL_DICTIONARY.len()].copy_from_slice(INITIAL_DICTIONARY);
+        let mut write = INITIAL_DICTIONARY.len();
+        let mut filled = INITIAL_DICTIONARY.len();
+        let mut body = Vec::new();
+        let mut pos = 0;
+        let mut done = false;
+        while !done {
+            let control_at = body.len();
+            body.push(0u8);
+            for bit in 0..8 {
+                if pos >= raw.len() {
+                    // End-of-stream: a reference to the current write position.
+                    body[control_at] |= 1 << bit;
+                    body.extend_from_slice(&((write as u16) << 4).to_be_bytes());
+                    done = true;
+                    break;
+                }
+                let max = (raw.len() - pos).min(17);
+                let (mut best_len, mut best_off) = (0, 0);
+                for start in 0..filled.min(DICT_LEN) {
+                    if start == write {
+                        continue;
+                    }
+                    // Simulate the byte-by-byte copy so overlapping matches are found correctly.
+                    let mut sim = dict;
+                    let (mut s, mut w, mut len) = (start, write, 0);
+                    while len < max && sim[s] == raw[pos + len] {
+                        sim[w] = sim[s];
+                        s = (s + 1) & DICT_MASK;
+                        w = (w + 1) & DICT_MASK;
+                        len += 1;
+                    }
+                    if len > best_len {
+                        best_len = len;
+                        best_off = start;
+                    }
+                }
+                if best_len >= 2 {
+                    body[control_at] |= 1 << bit;
+                    let token = ((best_off as u16) << 4) | (best_len as u16 - 2);
+                    body.extend_from_slice(&token.to_be_bytes());
+                    for i in 0..best_len {
+                        dict[write] = dict[(best_off + i) & DICT_MASK];
+                        write = (write + 1) & DICT_MASK;
+                    }
+                    filled = (filled + best_len).min(DICT_LEN);
+                    pos += best_len;
+                } else {
+                    body.push(raw[pos]);
+                    dict[write] = raw[pos];
+                    write = (write + 1) & DICT_MASK;
+                    filled = (filled + 1).min(DICT_LEN);
+                    pos += 1;
+                }
+            }
+        }
+        wrap(COMPTYPE_COMPRESSED, raw.len() as u32, crc(&body), &body)
+    }
+
+    /// Builds header + contents field by field.
+    pub(crate) fn wrap(comp_type: u32, raw_size: u32, crc: u32, body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&(body.len() as u32 + 12).to_le_bytes()); // COMPSIZE
+        out.extend_from_slice(&raw_size.to_le_bytes()); // RAWSIZE
+        out.extend_from_slice(&comp_type.to_le_bytes()); // COMPTYPE
+        out.extend_from_slice(&crc.to_le_bytes()); // CRC
+        out.extend_from_slice(body); // CONTENTS
+        out
+    }
+
+    fn limits() -> Limits {
+        Limits::strict()
+    }
+
+    #[test]
+    fn crc_matches_the_documented_test_vector() {
+        assert_eq!(crc(b"123456789"), 0x2DFD_2D88);
+        assert_eq!(crc(b""), 0);
+    }
+
+    #[test]
+    fn initial_dictionary_is_207_bytes() {
+        assert_eq!(INITIAL_DICTIONARY.len(), 207);
+        assert!(
+            INITIAL_DICTIONARY.starts_with(b"{\\rtf1\\ansi\\mac\\deff0\\deftab720{\\fonttbl;}")
+        );
+        assert!(INITIAL_DICTIONARY.ends_with(b"\\tab\\tx"));
+    }
+
+    #[test]
+    fn spec_example_1_simple() {
+        assert_eq!(
+            decompress_rtf(SPEC_SIMPLE, &limits()).unwrap(),
+            SPEC_SIMPLE_RAW
+        );
+        let d = decompress_rtf_lenient(SPEC_SIMPLE, &limits()).unwrap();
+        assert!(d.is_clean());
+        assert_eq!(d.kind, CompressionKind::Lzfu);
+        assert_eq!(crc(&SPEC_SIMPLE[16..]), 0xA7C7_C5F1);
+    }
+
+    #[test]
+    fn spec_example_2_reference_crossing_the_write_position() {
+        assert_eq!(
+            decompress_rtf(SPEC_CROSSING, &limits()).unwrap(),
+            SPEC_CROSSING_RAW
+        );
+    }
+
+    #[test]
+    fn own_compressor_round_trips_and_wraps_the_dictionary() {
+        // Longer than 4096 bytes so the write position wraps around the ring.
+        let mut raw = b"{\\rtf1\\ansi\\ansicpg1252\\fromhtml1 ".to_vec();
+        for i in 0..600 {
+            raw.extend_from_slice(format!("{{\\*\\htmltag84 <p>}}line {i}\\par ").as_bytes());
+        }
+        raw.push(b'}');
+        assert!(raw.len() > 2 * DICT_LEN);
+        let packed = compress(&raw);
+        assert!(
+            packed.len() < raw.len() / 2,
+            "the fixture really compresses"
+        );
+        assert_eq!(decompress_rtf(&packed, &limits()).unwrap(), raw);
+        // The spec example decoded with our compressor's output for the same input also agrees.
+        assert_eq!(
+            decompress_rtf(&compress(SPEC_SIMPLE_RAW), &limits()).unwrap(),
+            SPEC_SIMPLE_RAW
+        );
+    }
+
+    #[test]
+    fn mela_stored_contents() {
+        let raw = b"{\\rtf1 stored}";
+        let blob = wrap(COMPTYPE_UNCOMPRESSED, raw.len() as u32, 0, raw);
+        assert_eq!(decompress_rtf(&blob, &limits()).unwrap(), raw);
+        let d = decompress_rtf_lenient(&blob, &limits()).unwrap();
+        assert_eq!(d.kind, CompressionKind::Mela);
+        assert!(d.is_clean());
+        // RAWSIZE beyond the stored bytes: what is there, flagged.
+        let mut short = blob.clone();
+        short[4..8].copy_from_slice(&100u32.to_le_bytes());
+        let d = decompress_rtf_lenient(&short, &limits()).unwrap();
+        assert!(d.truncated);
+        assert_eq!(d.rtf, raw);
+        assert!(matches!(
+            decompress_rtf(&short, &limits()),
+            Err(RtfError::Truncated { .. })
+        ));
+    }
+
+    #[test]
+    fn short_headers_are_errors_not_panics() {
+        for len in 0..HEADER_LEN {
+            assert_eq!(
+                decompress_rtf_lenient(&SPEC_SIMPLE[..len], &limits()),
+                Err(RtfError::TooShort { len })
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_comptype_and_tiny_compsize() {
+        let mut bad = SPEC_SIMPLE.to_vec();
+        bad[8..12].copy_from_slice(b"LZFv");
+        assert_eq!(
+            decompress_rtf(&bad, &limits()),
+            Err(RtfError::UnknownCompType {
+                value: 0x7646_5A4C,
+                offset: 8
+            })
+        );
+        let mut bad = SPEC_SIMPLE.to_vec();
+        bad[0..4].copy_from_slice(&3u32.to_le_bytes());
+        assert!(matches!(
+            decompress_rtf(&bad, &limits()),
+            Err(RtfError::CompSizeTooSmall {
+                value: 3,
+                offset: 0
+            })
+        ));
+    }
+
+    #[test]
+    fn lying_rawsize_is_refused_before_allocating() {
+        let mut bad = SPEC_SIMPLE.to_vec();
+        bad[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(matches!(
+            decompress_rtf_lenient(&bad, &limits()),
+            Err(RtfError::RawSizeOverLimit {
+                value: u32::MAX,
+                offset: 4,
+                ..
+            })
+        ));
+        // A RAWSIZE within limits but wrong still decodes what the stream holds.
+        let mut small = SPEC_SIMPLE.to_vec();
+        small[4..8].copy_from_slice(&1u32.to_le_bytes());
+        let d = decompress_rtf_lenient(&small, &limits()).unwrap();
+        assert_eq!(d.rtf, SPEC_SIMPLE_RAW);
+        assert!(!d.is_clean());
+    }
+
+    #[test]
+    fn compsize_beyond_the_data_gives_truncated_output() {
+        for cut in HEADER_LEN..SPEC_SIMPLE.len() {
+            let d = decompress_rtf_lenient(&SPEC_SIMPLE[..cut], &limits()).unwrap();
+            assert!(d.truncated, "cut at {cut}");
+            assert!(!d.crc_ok);
+            assert!(SPEC_SIMPLE_RAW.starts_with(&d.rtf), "prefix at cut {cut}");
+            assert!(matches!(
+                decompress_rtf(&SPEC_SIMPLE[..cut], &limits()),
+                Err(RtfError::Truncated { .. })
+            ));
+        }
+        // A COMPSIZE that claims more than there is, over complete contents.
+        let mut lying = SPEC_SIMPLE.to_vec();
+        lying[0..4].copy_from_slice(&1000u32.to_le_bytes());
+        let d = decompress_rtf_lenient(&lying, &limits()).unwrap();
+        assert_eq!(d.rtf, SPEC_SIMPLE_RAW);
+        assert!(d.truncated);
+    }
+
+    #[test]
+    fn crc_mismatch_is_reported_and_data_still_returned() {
+        let mut bad = SPEC_SIMPLE.to_vec();
+        bad[12] ^= 0xFF;
+        assert_eq!(
+            decompress_rtf(&bad, &limits()),
+            Err(RtfError::CrcMismatch {
+                stored: 0xA7C7_C50E,
+                computed: 0xA7C7_C5F1,
+                offset: 12
+            })
+        );
+        let d = decompress_rtf_lenient(&bad, &limits()).unwrap();
+        assert!(!d.crc_ok);
+        assert!(!d.truncated);
+        assert_eq!(d.rtf, SPEC_SIMPLE_RAW);
+    }
+
+    #[test]
+    fn trailing_bytes_after_compsize_are_ignored() {
+        let mut padded = SPEC_SIMPLE.to_vec();
+        padded.extend_from_slice(&[0xAA; 7]);
+        assert_eq!(decompress_rtf(&padded, &limits()).unwrap(), SPEC_SIMPLE_RAW);
+    }
+
+    #[test]
+    fn output_is_capped_by_the_allocation_limit() {
+        let raw = vec![b'x'; 10_000];
+        let packed = compress(&raw);
+        let mut tiny = Limits::strict();
+        tiny.max_allocation = 20_000;
+        assert_eq!(decompress_rtf(&packed, &tiny).unwrap(), raw);
+        // RAWSIZE lies low and the limit is below the real size: output stops at the limit.
+        let mut lying = packed.clone();
+        lying[4..8].copy_from_slice(&100u32.to_le_bytes());
+        tiny.max_allocation = 1000;
+        let d = decompress_rtf_lenient(&lying, &tiny).unwrap();
+        assert!(d.truncated);
+        assert!(d.rtf.len() <= 1000);
+    }
+
+    #[test]
+    fn missing_end_marker_is_truncated() {
+        // One control byte announcing 8 literals, then only the literals: no end reference.
+        let body = [0x00, b'{', b'\\', b'r', b't', b'f', b'1', b' ', b'}'];
+        let blob = wrap(COMPTYPE_COMPRESSED, 8, crc(&body), &body);
+        let d = decompress_rtf_lenient(&blob, &limits()).unwrap();
+        assert_eq!(d.rtf, b"{\\rtf1 }");
+        assert!(d.truncated);
+        assert!(d.crc_ok);
+    }
+}
