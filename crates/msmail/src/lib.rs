@@ -25,6 +25,6 @@ pub mod mmff;
 pub mod po;
 
 pub use error::MsmailError;
-// pub use mmf::MmfDriver;
+pub use mmf::MmfDriver;
 pub use mmff::{LineEnd, MmffDriver, MmffSink};
-// pub use po::MsmailPostOfficeDriver;
+pub use po::MsmailPostOfficeDriver;

@@ -1,6 +1,11 @@
 //! MMFF reader/writer tests: the KB example (`msmail.md` §10.6), terminators, extended fields,
 //! damage handling and the IR → writer → reader round-trip property.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::sync::Arc;
 
