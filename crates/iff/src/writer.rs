@@ -1,0 +1,683 @@
+//! Writing a migration-file set: [`IffSink`] (`formats/exchange-iff.md` §9 and §12).
+//!
+//! Layout of the output tree (a project decision within the documented rules, §1 "any
+//! organisation of sections into files is allowed"):
+//!
+//! ```text
+//! <out>/<POSTOFFICE>.PKL          written by Sink::finish (Windows-1252)
+//! <out>/DIRECTORY.PRI             written by Sink::finish: the DIRECTORY section, plus a
+//!                                 header-only MAILMESSAGE section for any directory mailbox
+//!                                 user the run did not write a mailbox for (§9)
+//! <out>/<dir_name>/<NNNNNNNN>.PRI one per mailbox: its PAB section (if it has a personal address
+//!                                 book) and its MAILMESSAGE section — always, even with no mail
+//!                                 and with --no-mail (KB Q194218, KB Q174749)
+//! <out>/<dir_name>/<NNNNNNNN>.SEC one per mailbox that has secondary data
+//! ```
+//!
+//! `NNNNNNNN` is the 1-based position of the mailbox's owner among the directory's mailbox
+//! users (`00000001` …, §12), or `MAILBOX` for a mailbox without a directory entry. The packing
+//! list names the per-mailbox files by their relative paths (`dir\00000001.PRI`), in mailbox
+//! order; pointers `#00000001.SEC(offset)` name a secondary file in the primary file's own
+//! directory (the reader resolves them there first).
+//!
+//! Rules applied (§3.1, §12): CR LF on every line including the last; no continuation lines; every
+//! field containing `# ! , \ " % .` quoted as a whole with inner quotes doubled; pointers never
+//! quoted; backslashes doubled (and CR/LF written `\r`/`\n`) in `DIRECTORY` sections only; any
+//! other value containing CR or LF moved to an `Other` section of the secondary file. Section
+//! lines of secondary files quote only values containing `,` or `"`: this follows the worked
+//! example of §13 (`Attachment,29,,TRUE,NOTE_G.TXT,103,None`), whose offsets depend on it.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use mailmig_ir::{
+    Address, Attachment, AttachmentContent, AttachmentKind, CommittedMailbox, DirectoryEntry,
+    EntryKind, FolderKind, MailboxContext, MailboxInfo, MailboxWriter, Message, PostOffice,
+    Priority, PropValue, Sink, SinkError, WrittenStats,
+};
+
+use crate::lex::{escape_directory, join_multi, quote_field};
+use crate::primary::{DIRECTORY_HEADER, MAILMESSAGE_HEADER, PAB_HEADER};
+use crate::reader::PROP_PREFIX;
+use crate::secondary::TITLE_LINE;
+
+/// File name of the primary file holding the `DIRECTORY` section.
+pub const DIRECTORY_FILE: &str = "DIRECTORY.PRI";
+
+/// The Exchange migration-file writer (`--to iff`).
+pub struct IffSink {
+    code_page: u16,
+    written: Mutex<HashMap<String, WrittenMailbox>>,
+    positions: Mutex<Option<PositionCache>>,
+}
+
+/// Positions of mailbox users in a post office's directory, tagged with the post office's
+/// address and entry count so that a different post office recomputes them.
+type PositionCache = (usize, usize, HashMap<String, usize>);
+
+/// What one mailbox writer produced, kept for the packing list and the directory.
+#[derive(Clone, Debug)]
+struct WrittenMailbox {
+    stem: String,
+    has_secondary: bool,
+    info: MailboxInfo,
+}
+
+impl Default for IffSink {
+    fn default() -> Self {
+        Self::new(1252)
+    }
+}
+
+impl IffSink {
+    /// A sink writing text in `code_page` (1252 by default, §12). Characters the code page
+    /// lacks are written as `?`.
+    pub fn new(code_page: u16) -> Self {
+        Self {
+            code_page,
+            written: Mutex::new(HashMap::new()),
+            positions: Mutex::new(None),
+        }
+    }
+
+    /// The code page named on the packing list's first line.
+    pub fn code_page(&self) -> u16 {
+        self.code_page
+    }
+
+    /// 1-based position of a mailbox user (by directory id) among the directory's mailbox users,
+    /// computed once per post office.
+    fn position(&self, po: &PostOffice, id: &str) -> Option<usize> {
+        let tag = (std::ptr::from_ref(po) as usize, po.directory.entries.len());
+        let mut guard = self.positions.lock().ok()?;
+        let fresh = !matches!(&*guard, Some((p, n, _)) if (*p, *n) == tag);
+        if fresh {
+            let mut map = HashMap::new();
+            for (i, e) in po.directory.mailbox_users().enumerate() {
+                map.entry(e.id.clone()).or_insert(i + 1);
+            }
+            *guard = Some((tag.0, tag.1, map));
+        }
+        guard.as_ref().and_then(|(_, _, m)| m.get(id).copied())
+    }
+
+    fn stem_for(&self, po: &PostOffice, mailbox: &MailboxInfo) -> String {
+        let id = mailbox.directory_id.as_deref().unwrap_or(&mailbox.key);
+        match self.position(po, id) {
+            Some(n) => format!("{n:08}"),
+            None => "MAILBOX".into(),
+        }
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SinkError + '_ {
+    move |e| SinkError::io(path, e)
+}
+
+/// `TYPE:address` of an address (or the bare address, or `SMTP:` + its SMTP form).
+pub fn typed_address(a: &Address) -> Option<String> {
+    match (&a.addr_type, &a.address, &a.smtp) {
+        (Some(t), Some(addr), _) => Some(format!("{t}:{addr}")),
+        (None, Some(addr), _) => Some(addr.clone()),
+        (_, None, Some(s)) => Some(format!("SMTP:{s}")),
+        _ => None,
+    }
+}
+
+/// `Display name[TYPE:address]` or `Display name` (§5.3).
+pub fn recipient_text(a: &Address) -> String {
+    let name = a.name.as_deref().unwrap_or("");
+    match typed_address(a) {
+        Some(t) => format!("{name}[{t}]"),
+        None => name.to_string(),
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.replace(['\r', '\n'], " ")
+}
+
+fn is_public(info: &MailboxInfo) -> bool {
+    info.key == "PublicMessages"
+        || info.properties.iter().any(|p| {
+            p.name == format!("{PROP_PREFIX}Section")
+                && matches!(&p.value, PropValue::Text(t) if t == "PublicMessages")
+        })
+}
+
+/// The argument of the `MAILMESSAGE` section line of a mailbox.
+fn mailmessage_target(info: &MailboxInfo) -> String {
+    if is_public(info) {
+        return "PublicMessages".into();
+    }
+    one_line(
+        &info
+            .address
+            .as_ref()
+            .and_then(typed_address)
+            .unwrap_or_else(|| info.key.clone()),
+    )
+}
+
+fn text_prop<'a>(props: &'a [mailmig_ir::Property], name: &str) -> Option<&'a str> {
+    props.iter().find_map(|p| match &p.value {
+        PropValue::Text(t) if p.name.strip_prefix(PROP_PREFIX) == Some(name) => Some(t.as_str()),
+        _ => None,
+    })
+}
+
+/// Quotes a value for a section line of a secondary file (only `,` and `"` force quotes, see
+/// the module docs).
+fn sec_field(text: &str) -> String {
+    let t = one_line(text);
+    if t.contains([',', '"']) {
+        format!("\"{}\"", t.replace('"', "\"\""))
+    } else {
+        t
+    }
+}
+
+/// A secondary file being written; tracks its length for byte-exact pointers.
+struct SecWriter {
+    out: BufWriter<File>,
+    len: u64,
+}
+
+struct IffMailboxWriter<'a> {
+    sink: &'a IffSink,
+    code_page: u16,
+    dir: PathBuf,
+    stem: String,
+    pri_path: PathBuf,
+    pri: BufWriter<File>,
+    pri_len: u64,
+    sec: Option<SecWriter>,
+    folder_paths: HashMap<String, String>,
+    stats: WrittenStats,
+    info: MailboxInfo,
+}
+
+impl IffMailboxWriter<'_> {
+    fn sec_name(&self) -> String {
+        format!("{}.SEC", self.stem)
+    }
+
+    fn sec(&mut self) -> Result<&mut SecWriter, SinkError> {
+        if self.sec.is_none() {
+            let path = self.dir.join(self.sec_name());
+            let f = File::create(&path).map_err(io(&path))?;
+            let mut out = BufWriter::with_capacity(1 << 16, f);
+            let title = format!("{TITLE_LINE}\r\n");
+            out.write_all(title.as_bytes()).map_err(io(&path))?;
+            self.sec = Some(SecWriter {
+                out,
+                len: title.len() as u64,
+            });
+        }
+        self.sec
+            .as_mut()
+            .ok_or_else(|| SinkError::Other("secondary file not open".into()))
+    }
+
+    /// Writes one section; returns its offset.
+    fn section(
+        &mut self,
+        kind: &str,
+        data: &[u8],
+        is_last: bool,
+        name: &str,
+        position: Option<u64>,
+        format: &str,
+    ) -> Result<u64, SinkError> {
+        let path = self.dir.join(self.sec_name());
+        let line = format!(
+            "{kind},{},,{},{},{},{format}\r\n",
+            data.len(),
+            if is_last { "TRUE" } else { "FALSE" },
+            sec_field(name),
+            position.map(|p| p.to_string()).unwrap_or_default(),
+        );
+        let line = mailmig_ir::codepage::encode_lossy(&line, self.code_page);
+        let sec = self.sec()?;
+        let offset = sec.len;
+        sec.out.write_all(&line).map_err(io(&path))?;
+        sec.out.write_all(data).map_err(io(&path))?;
+        sec.out.write_all(b"\r\n").map_err(io(&path))?;
+        sec.len += (line.len() + data.len() + 2) as u64;
+        Ok(offset)
+    }
+
+    /// Encodes a primary-file value: quoted per §3.1, or moved to an `Other` section when it
+    /// contains CR or LF (§3.1 rule 12).
+    fn field(&mut self, text: &str) -> Result<String, SinkError> {
+        if text.contains(['\r', '\n']) {
+            let data = mailmig_ir::codepage::encode_lossy(text, self.code_page);
+            let off = self.section("Other", &data, true, "", None, "")?;
+            return Ok(format!("#{}({off})", self.sec_name()));
+        }
+        Ok(quote_field(text).into_owned())
+    }
+
+    fn write_pri(&mut self, text: &str) -> Result<(), SinkError> {
+        let bytes = mailmig_ir::codepage::encode_lossy(text, self.code_page);
+        self.pri.write_all(&bytes).map_err(io(&self.pri_path))?;
+        self.pri_len += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn write_pab(&mut self, book: &[DirectoryEntry], owner: &str) -> Result<(), SinkError> {
+        let mut out = format!("PAB,{}\r\n{}\r\n", quote_field(owner), PAB_HEADER.join(","));
+        for e in book {
+            let mut vals: Vec<String> = Vec::with_capacity(24);
+            let is_list = matches!(e.kind, EntryKind::List);
+            vals.push(if is_list { "dl" } else { "entry" }.to_string());
+            vals.push(self.field(&e.display_name)?);
+            let addr = if is_list {
+                join_multi(&e.members)
+            } else {
+                e.address
+                    .as_ref()
+                    .and_then(typed_address)
+                    .unwrap_or_else(|| format!("USER: {}", e.display_name))
+            };
+            vals.push(self.field(&addr)?);
+            for col in PAB_HEADER.iter().skip(3).take(20) {
+                let v = text_prop(&e.properties, col).unwrap_or("");
+                vals.push(self.field(v)?);
+            }
+            let note = e.comment.as_deref().unwrap_or("");
+            vals.push(self.field(note)?);
+            out.push_str(&vals.join(","));
+            out.push_str("\r\n");
+        }
+        out.push_str("\r\n");
+        self.write_pri(&out)
+    }
+
+    fn body_and_attachments(&mut self, m: &Message) -> Result<u64, SinkError> {
+        let body = mailmig_ir::codepage::encode_lossy(
+            m.body.text.as_deref().unwrap_or(""),
+            self.code_page,
+        );
+        let body_len = body.len() as u64;
+        let atts: Vec<&Attachment> = m.attachments.iter().collect();
+        let first = self.section("Body", &body, atts.is_empty(), "", None, "")?;
+        let n = atts.len();
+        for (i, a) in atts.into_iter().enumerate() {
+            let rendered;
+            let data: &[u8] = match &a.content {
+                AttachmentContent::Data(b) => b.as_bytes(),
+                AttachmentContent::Message(inner) => {
+                    rendered = render_embedded(inner, self.code_page);
+                    &rendered
+                }
+                AttachmentContent::None => &[],
+            };
+            let name = match (&a.name, &a.content) {
+                (Some(n), _) if !n.is_empty() => n.clone(),
+                (_, AttachmentContent::Message(inner)) => format!(
+                    "{}.txt",
+                    mailmig_ir::text::safe_component(
+                        inner.subject.as_deref().unwrap_or("message"),
+                        60,
+                        "message"
+                    )
+                ),
+                _ => format!("ATTACH{}.DAT", i + 1),
+            };
+            let format = if a.kind == AttachmentKind::MacBinary {
+                "Macbinary"
+            } else {
+                "None"
+            };
+            let position = a.position.unwrap_or(body_len).min(body_len);
+            self.section(
+                "Attachment",
+                data,
+                i + 1 == n,
+                &name,
+                Some(position),
+                format,
+            )?;
+            self.stats.attachments += 1;
+        }
+        Ok(first)
+    }
+}
+
+/// A plain-text rendering of an embedded message: IFF has no embedded messages, so the writer
+/// keeps its envelope and text body as a `.txt` attachment rather than dropping it.
+fn render_embedded(m: &Message, code_page: u16) -> Vec<u8> {
+    let mut s = String::new();
+    if let Some(f) = &m.from {
+        s.push_str(&format!("From: {}\r\n", recipient_text(f)));
+    }
+    for (label, list) in [("To", &m.to), ("Cc", &m.cc)] {
+        if !list.is_empty() {
+            let v: Vec<String> = list.iter().map(recipient_text).collect();
+            s.push_str(&format!("{label}: {}\r\n", v.join("; ")));
+        }
+    }
+    if let Some(t) = &m.sent {
+        s.push_str(&format!("Date: {}\r\n", t.to_rfc5322()));
+    }
+    if let Some(subj) = &m.subject {
+        s.push_str(&format!("Subject: {subj}\r\n"));
+    }
+    s.push_str("\r\n");
+    s.push_str(m.body.text.as_deref().unwrap_or(""));
+    mailmig_ir::codepage::encode_lossy(&s, code_page)
+}
+
+const KEYWORDS: [&str; 3] = ["DIRECTORY", "PAB", "MAILMESSAGE"];
+
+impl MailboxWriter for IffMailboxWriter<'_> {
+    fn write_message(&mut self, m: &Message) -> Result<(), SinkError> {
+        let folder = m
+            .folder
+            .as_ref()
+            .and_then(|f| self.folder_paths.get(f))
+            .cloned()
+            .unwrap_or_else(|| "Inbox".to_string());
+        let mut folder_field = self.field(&folder)?;
+        if KEYWORDS
+            .iter()
+            .any(|k| folder_field.eq_ignore_ascii_case(k))
+        {
+            folder_field = format!("\"{folder_field}\"");
+        }
+        let sender = m.from.as_ref().or(m.sender.as_ref()).map(recipient_text);
+        let list = |l: &[Address]| {
+            let v: Vec<String> = l
+                .iter()
+                .map(recipient_text)
+                .filter(|s| !s.is_empty())
+                .collect();
+            join_multi(&v)
+        };
+        let date = |t: &Option<mailmig_ir::Timestamp>, prop: &str| match t {
+            Some(ts) => mailmig_ir::dates::format_yyyymmddhhmmss(ts),
+            None => text_prop(&m.properties, prop).unwrap_or("").to_string(),
+        };
+        let mut fields = vec![folder_field];
+        fields.push(self.field(sender.as_deref().unwrap_or(""))?);
+        fields.push(self.field(&list(&m.to))?);
+        fields.push(self.field(&list(&m.cc))?);
+        fields.push(self.field(&list(&m.bcc))?);
+        fields.push(self.field(m.subject.as_deref().unwrap_or(""))?);
+        fields.push(self.field(&date(&m.sent, "Send-Date"))?);
+        fields.push(self.field(&date(&m.received, "Received-Date"))?);
+        fields.push(
+            match m.priority {
+                Priority::Low => "-1",
+                Priority::High => "1",
+                Priority::Normal => "",
+            }
+            .to_string(),
+        );
+        fields.push(if m.flags.read { "" } else { "TRUE" }.to_string());
+        fields.push(if m.flags.unsent { "TRUE" } else { "" }.to_string());
+        let off = self.body_and_attachments(m)?;
+        fields.push(format!("#{}({off})", self.sec_name()));
+        let mut row = fields.join(",");
+        row.push_str("\r\n");
+        self.write_pri(&row)?;
+        self.stats.messages += 1;
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<WrittenStats, SinkError> {
+        self.pri.flush().map_err(io(&self.pri_path))?;
+        let mut sec_len = 0;
+        if let Some(sec) = self.sec.as_mut() {
+            let path = self.dir.join(format!("{}.SEC", self.stem));
+            sec.out.flush().map_err(io(&path))?;
+            sec_len = sec.len;
+        }
+        self.stats.bytes = self.pri_len + sec_len;
+        let record = WrittenMailbox {
+            stem: self.stem.clone(),
+            has_secondary: self.sec.is_some(),
+            info: self.info.clone(),
+        };
+        if let Ok(mut w) = self.sink.written.lock() {
+            w.insert(self.info.key.clone(), record);
+        }
+        Ok(self.stats)
+    }
+}
+
+/// The `Folder` column path of every folder: names joined with `\` from the top (the root
+/// folder itself is not part of paths), special folders under the names of §5.3.
+fn folder_paths(folders: &[mailmig_ir::Folder]) -> HashMap<String, String> {
+    let by_id: HashMap<&str, &mailmig_ir::Folder> =
+        folders.iter().map(|f| (f.id.as_str(), f)).collect();
+    let mut out = HashMap::new();
+    for f in folders {
+        let mut parts = Vec::new();
+        let mut seen = HashSet::new();
+        let mut cur = Some(f);
+        while let Some(c) = cur {
+            if !seen.insert(c.id.as_str()) || parts.len() > 256 {
+                break;
+            }
+            if c.kind == FolderKind::Root {
+                break;
+            }
+            let parent = c.parent.as_deref().and_then(|p| by_id.get(p).copied());
+            let top = parent.is_none_or(|p| p.kind == FolderKind::Root);
+            let name = match c.kind {
+                FolderKind::Inbox if top => "Inbox".to_string(),
+                FolderKind::Sent if top => "Sent Items".to_string(),
+                FolderKind::Deleted if top => "Deleted Items".to_string(),
+                FolderKind::Outbox if top => "Outbox".to_string(),
+                _ => c.name.replace('\\', "_"),
+            };
+            parts.push(name);
+            cur = parent;
+        }
+        parts.reverse();
+        let path = parts.join("\\");
+        out.insert(
+            f.id.clone(),
+            if path.is_empty() {
+                "Inbox".into()
+            } else {
+                path
+            },
+        );
+    }
+    out
+}
+
+fn directory_row(e: &DirectoryEntry) -> Option<String> {
+    let class = match e.kind {
+        EntryKind::MailboxUser => "mailbox",
+        EntryKind::CustomRecipient => "remote",
+        _ => return None,
+    };
+    let esc = |s: &str| quote_field(&escape_directory(s)).into_owned();
+    let mut proxies: Vec<String> = Vec::new();
+    if let Some(t) = e.address.as_ref().and_then(typed_address) {
+        proxies.push(if e.kind == EntryKind::MailboxUser {
+            format!("MIGRATE:{t}")
+        } else {
+            t
+        });
+    }
+    proxies.extend(e.proxy_addresses.iter().cloned());
+    let escaped: Vec<String> = proxies
+        .iter()
+        .map(|p| escape_directory(p).into_owned())
+        .collect();
+    let home = if e.kind == EntryKind::MailboxUser {
+        text_prop(&e.properties, "Home-Server").unwrap_or("~Server")
+    } else {
+        ""
+    };
+    Some(
+        [
+            class.to_string(),
+            "create".to_string(),
+            esc(&e.id),
+            esc(&e.display_name),
+            esc(text_prop(&e.properties, "Last Name").unwrap_or("")),
+            esc(text_prop(&e.properties, "First Name").unwrap_or("")),
+            quote_field(&join_multi(&escaped)).into_owned(),
+            esc(home),
+        ]
+        .join(","),
+    )
+}
+
+impl Sink for IffSink {
+    fn name(&self) -> &'static str {
+        "iff"
+    }
+
+    fn open_mailbox<'a>(
+        &'a self,
+        ctx: MailboxContext<'a>,
+        dir: &Path,
+    ) -> Result<Box<dyn MailboxWriter + 'a>, SinkError> {
+        let stem = self.stem_for(ctx.post_office, ctx.mailbox);
+        let pri_path = dir.join(format!("{stem}.PRI"));
+        let f = File::create(&pri_path).map_err(io(&pri_path))?;
+        let mut w = IffMailboxWriter {
+            sink: self,
+            code_page: self.code_page,
+            dir: dir.to_path_buf(),
+            stem,
+            pri: BufWriter::with_capacity(1 << 16, f),
+            pri_path,
+            pri_len: 0,
+            sec: None,
+            folder_paths: folder_paths(ctx.folders),
+            stats: WrittenStats::default(),
+            info: ctx.mailbox.clone(),
+        };
+        let target = mailmessage_target(ctx.mailbox);
+        if !ctx.mailbox.personal_address_book.is_empty() {
+            w.write_pab(&ctx.mailbox.personal_address_book, &target)?;
+        }
+        let head = format!(
+            "MAILMESSAGE,{}\r\n{}\r\n",
+            quote_field(&target),
+            MAILMESSAGE_HEADER.join(",")
+        );
+        w.write_pri(&head)?;
+        Ok(Box::new(w))
+    }
+
+    fn finish(
+        &self,
+        post_office: &PostOffice,
+        mailboxes: &[CommittedMailbox],
+        dir: &Path,
+    ) -> Result<(), SinkError> {
+        let written = self
+            .written
+            .lock()
+            .map_err(|_| SinkError::Other("iff sink state poisoned".into()))?
+            .clone();
+        let cp = self.code_page;
+        // DIRECTORY.PRI
+        let mut text = format!("DIRECTORY\r\n{}\r\n", DIRECTORY_HEADER.join(","));
+        let dir_ids: HashSet<&str> = post_office
+            .directory
+            .entries
+            .iter()
+            .map(|e| e.id.as_str())
+            .collect();
+        for e in &post_office.directory.entries {
+            if let Some(row) = directory_row(e) {
+                text.push_str(&row);
+                text.push_str("\r\n");
+            }
+        }
+        let mut covered: HashSet<String> = HashSet::new();
+        for cm in mailboxes {
+            let Some(wm) = written.get(&cm.key) else {
+                covered.insert(cm.key.clone());
+                continue;
+            };
+            let id = wm
+                .info
+                .directory_id
+                .clone()
+                .unwrap_or_else(|| wm.info.key.clone());
+            covered.insert(id.clone());
+            if !dir_ids.contains(id.as_str()) && !is_public(&wm.info) {
+                let e = DirectoryEntry {
+                    kind: EntryKind::MailboxUser,
+                    id,
+                    display_name: wm.info.display_name.clone(),
+                    address: wm.info.address.clone(),
+                    ..DirectoryEntry::default()
+                };
+                if let Some(row) = directory_row(&e) {
+                    text.push_str(&row);
+                    text.push_str("\r\n");
+                }
+            }
+        }
+        // Users of the directory that got no mailbox in this run still get their MAILMESSAGE
+        // section (§9, KB Q194218).
+        for e in post_office.directory.mailbox_users() {
+            if covered.contains(&e.id) {
+                continue;
+            }
+            let target = one_line(
+                &e.address
+                    .as_ref()
+                    .and_then(typed_address)
+                    .unwrap_or_else(|| e.id.clone()),
+            );
+            text.push_str(&format!(
+                "\r\nMAILMESSAGE,{}\r\n{}\r\n",
+                quote_field(&target),
+                MAILMESSAGE_HEADER.join(",")
+            ));
+        }
+        let path = dir.join(DIRECTORY_FILE);
+        std::fs::write(&path, mailmig_ir::codepage::encode_lossy(&text, cp)).map_err(io(&path))?;
+        // The packing list (§4, §12), in Windows-1252.
+        let mut pkl = format!("{cp}\r\n\r\n{DIRECTORY_FILE}\r\n");
+        let mut secs = Vec::new();
+        for cm in mailboxes {
+            let (stem, has_sec) = match written.get(&cm.key) {
+                Some(w) => (w.stem.clone(), w.has_secondary),
+                // A mailbox committed by an earlier (resumed) run: its stem is recomputed from
+                // the directory; whether it has a secondary file is unknown, so none is listed.
+                None => (
+                    self.position(post_office, &cm.key)
+                        .map_or_else(|| "MAILBOX".to_string(), |n| format!("{n:08}")),
+                    false,
+                ),
+            };
+            pkl.push_str(&format!("{}\\{stem}.PRI\r\n", cm.dir_name));
+            if has_sec {
+                secs.push(format!("{}\\{stem}.SEC\r\n", cm.dir_name));
+            }
+        }
+        for s in secs {
+            pkl.push_str(&s);
+        }
+        let name = mailmig_ir::text::safe_component(&post_office.name, 64, "MAILMIG");
+        let name: String = name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+            .collect();
+        let name = if name.is_empty() {
+            "MAILMIG".to_string()
+        } else {
+            name
+        };
+        let path = dir.join(format!("{name}.PKL"));
+        std::fs::write(&path, mailmig_ir::codepage::encode_lossy(&pkl, 1252)).map_err(io(&path))?;
+        Ok(())
+    }
+}
