@@ -1,0 +1,251 @@
+//! Heap-on-node (HN, MS-PST 2.3.1) and B-tree-on-heap (BTH, MS-PST 2.3.2); format notes
+//! §8.1–§8.3.
+
+use super::LtpError;
+use crate::ndb::BlockData;
+
+/// `bClientSig` of a table context.
+pub const SIG_TC: u8 = 0x7C;
+/// `bClientSig` of a BTH.
+pub const SIG_BTH: u8 = 0xB5;
+/// `bClientSig` of a property context.
+pub const SIG_PC: u8 = 0xBC;
+
+fn le16(b: &[u8], o: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(o..o + 2)?.try_into().ok()?))
+}
+fn le32(b: &[u8], o: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?))
+}
+
+/// A heap over the blocks of one node's data tree (HNHDR, HNPAGEHDR, HNBITMAPHDR, HNPAGEMAP).
+///
+/// `cFree` and the fill levels are never validated (format notes §8.1 "Trap: cFree").
+pub struct Heap<'a> {
+    blocks: Vec<BlockData<'a>>,
+    /// `bClientSig` of the HNHDR.
+    pub client_sig: u8,
+    /// `hidUserRoot` of the HNHDR.
+    pub user_root: u32,
+    wide_hid: bool,
+}
+
+impl<'a> Heap<'a> {
+    /// Opens a heap over the blocks of a node. `wide_hid` selects the HID split libpff
+    /// reports for 4K files (14-bit index, 13-bit block index) — reported, unconfirmed.
+    pub fn new(blocks: Vec<BlockData<'a>>, wide_hid: bool) -> Result<Self, LtpError> {
+        let first = blocks.first().ok_or(LtpError::Heap {
+            what: "HNHDR",
+            hid: 0,
+            value: 0,
+        })?;
+        let sig = first.get(2).copied().unwrap_or(0);
+        if sig != 0xEC {
+            return Err(LtpError::Heap {
+                what: "HNHDR bSig",
+                hid: 0,
+                value: u64::from(sig),
+            });
+        }
+        let client_sig = first.get(3).copied().unwrap_or(0);
+        let user_root = le32(first, 4).unwrap_or(0);
+        Ok(Heap {
+            blocks,
+            client_sig,
+            user_root,
+            wide_hid,
+        })
+    }
+
+    /// Number of blocks.
+    pub fn block_count(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// The allocation named by `hid` (MS-PST 2.3.1.1 HID). HID 0 gives an empty slice.
+    pub fn get(&self, hid: u32) -> Result<&[u8], LtpError> {
+        if hid == 0 {
+            return Ok(&[]);
+        }
+        let bad = |what: &'static str, value: u64| LtpError::Heap { what, hid, value };
+        if hid & 0x1F != 0 {
+            return Err(bad("HID hidType", u64::from(hid & 0x1F)));
+        }
+        let (index, block) = if self.wide_hid {
+            ((hid >> 5) & 0x3FFF, hid >> 19)
+        } else {
+            ((hid >> 5) & 0x7FF, hid >> 16)
+        };
+        let b = self
+            .blocks
+            .get(block as usize)
+            .ok_or(bad("HID hidBlockIndex", u64::from(block)))?;
+        let ib = usize::from(le16(b, 0).ok_or(bad("HNPAGEHDR ibHnpm", 0))?);
+        let calloc = usize::from(le16(b, ib).ok_or(bad("HNPAGEMAP ibHnpm", ib as u64))?);
+        if index == 0 || index as usize > calloc {
+            return Err(bad("HID hidIndex", u64::from(index)));
+        }
+        let i = index as usize;
+        let start =
+            usize::from(le16(b, ib + 4 + (i - 1) * 2).ok_or(bad("HNPAGEMAP rgibAlloc", i as u64))?);
+        let end = usize::from(le16(b, ib + 4 + i * 2).ok_or(bad("HNPAGEMAP rgibAlloc", i as u64))?);
+        if start > end || end > b.len() {
+            return Err(bad(
+                "HNPAGEMAP allocation",
+                ((start as u64) << 16) | end as u64,
+            ));
+        }
+        b.get(start..end)
+            .ok_or(bad("HNPAGEMAP allocation", start as u64))
+    }
+
+    /// Reads the BTH whose header is at `hid` and returns all leaf records as (key, data)
+    /// pairs in key order (MS-PST 2.3.2).
+    pub fn bth_records(&self, hid: u32) -> Result<Bth<'_>, LtpError> {
+        let h = self.get(hid)?;
+        let btype = h.first().copied().unwrap_or(0);
+        if btype != SIG_BTH || h.len() < 8 {
+            return Err(LtpError::Heap {
+                what: "BTHHEADER bType",
+                hid,
+                value: u64::from(btype),
+            });
+        }
+        let cb_key = usize::from(h.get(1).copied().unwrap_or(0));
+        let cb_ent = usize::from(h.get(2).copied().unwrap_or(0));
+        let levels = h.get(3).copied().unwrap_or(0);
+        let root = le32(h, 4).unwrap_or(0);
+        if !matches!(cb_key, 2 | 4 | 8 | 16) || cb_ent > 32 || levels > 8 {
+            return Err(LtpError::Heap {
+                what: "BTHHEADER cbKey/cbEnt/bIdxLevels",
+                hid,
+                value: ((cb_key as u64) << 16) | ((cb_ent as u64) << 8) | u64::from(levels),
+            });
+        }
+        let mut records = Vec::new();
+        if root != 0 {
+            let mut seen = Vec::new();
+            self.bth_collect(root, levels, cb_key, cb_ent, &mut records, &mut seen)?;
+        }
+        Ok(Bth {
+            cb_key,
+            cb_ent,
+            records,
+        })
+    }
+
+    fn bth_collect<'h>(
+        &'h self,
+        hid: u32,
+        level: u8,
+        cb_key: usize,
+        cb_ent: usize,
+        out: &mut Vec<(&'h [u8], &'h [u8])>,
+        seen: &mut Vec<u32>,
+    ) -> Result<(), LtpError> {
+        if seen.contains(&hid) || seen.len() > 4096 {
+            return Err(LtpError::Heap {
+                what: "BTH cycle",
+                hid,
+                value: seen.len() as u64,
+            });
+        }
+        seen.push(hid);
+        let node = self.get(hid)?;
+        if level == 0 {
+            let rs = cb_key + cb_ent;
+            if rs == 0 {
+                return Ok(());
+            }
+            for rec in node.chunks_exact(rs) {
+                out.push((
+                    rec.get(..cb_key).unwrap_or(&[]),
+                    rec.get(cb_key..).unwrap_or(&[]),
+                ));
+            }
+        } else {
+            for rec in node.chunks_exact(cb_key + 4) {
+                let child = le32(rec, cb_key).unwrap_or(0);
+                self.bth_collect(child, level - 1, cb_key, cb_ent, out, seen)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The leaf records of a BTH.
+pub struct Bth<'h> {
+    /// `cbKey`.
+    pub cb_key: usize,
+    /// `cbEnt`.
+    pub cb_ent: usize,
+    /// (key, data) pairs.
+    pub records: Vec<(&'h [u8], &'h [u8])>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    /// Builds a one-block heap with the given allocations, field by field.
+    pub(crate) fn build_heap(client_sig: u8, user_root: u32, allocs: &[&[u8]]) -> Vec<u8> {
+        let mut b = vec![0u8; 12]; // HNHDR placeholder
+        let mut offs = vec![12u16];
+        for a in allocs {
+            b.extend_from_slice(a);
+            offs.push(b.len() as u16);
+        }
+        if b.len() % 2 == 1 {
+            b.push(0);
+        }
+        let ib_hnpm = b.len() as u16;
+        b[0..2].copy_from_slice(&ib_hnpm.to_le_bytes()); // ibHnpm
+        b[2] = 0xEC; // bSig
+        b[3] = client_sig; // bClientSig
+        b[4..8].copy_from_slice(&user_root.to_le_bytes()); // hidUserRoot
+        // rgbFillLevel left 0.
+        b.extend_from_slice(&(allocs.len() as u16).to_le_bytes()); // cAlloc
+        b.extend_from_slice(&0u16.to_le_bytes()); // cFree = 0 (Outlook writes 0; never checked)
+        for o in offs {
+            b.extend_from_slice(&o.to_le_bytes()); // rgibAlloc
+        }
+        b
+    }
+
+    pub(crate) fn hid(i: u32) -> u32 {
+        i << 5
+    }
+
+    #[test]
+    fn heap_allocations_and_bth() {
+        // Allocation 1: BTHHEADER (bType 0xB5, cbKey 2, cbEnt 6, levels 0, hidRoot = alloc 2).
+        let mut bth = vec![0xB5, 2, 6, 0];
+        bth.extend_from_slice(&hid(2).to_le_bytes());
+        // Allocation 2: two leaf records: key 0x0037 → (type 0x001F, hnid alloc 3), key 0x0E07 → (0x0003, 1).
+        let mut leaf = Vec::new();
+        leaf.extend_from_slice(&0x0037u16.to_le_bytes());
+        leaf.extend_from_slice(&0x001Fu16.to_le_bytes());
+        leaf.extend_from_slice(&hid(3).to_le_bytes());
+        leaf.extend_from_slice(&0x0E07u16.to_le_bytes());
+        leaf.extend_from_slice(&0x0003u16.to_le_bytes());
+        leaf.extend_from_slice(&1u32.to_le_bytes());
+        let text: Vec<u8> = "Hi".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let block = build_heap(SIG_PC, hid(1), &[&bth, &leaf, &text]);
+        let heap = Heap::new(vec![Cow::Owned(block)], false).unwrap();
+        assert_eq!(heap.client_sig, SIG_PC);
+        assert_eq!(heap.get(hid(3)).unwrap(), &text[..]);
+        assert!(heap.get(hid(4)).is_err());
+        assert!(heap.get(hid(3) | 1).is_err());
+        let b = heap.bth_records(hid(1)).unwrap();
+        assert_eq!(b.records.len(), 2);
+        assert_eq!(b.records[1].0, &0x0E07u16.to_le_bytes());
+    }
+
+    #[test]
+    fn bad_signature_is_an_error() {
+        let mut block = build_heap(SIG_PC, 0, &[]);
+        block[2] = 0xEB;
+        assert!(Heap::new(vec![Cow::Owned(block)], false).is_err());
+    }
+}

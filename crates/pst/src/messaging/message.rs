@@ -1,0 +1,474 @@
+//! Messages, recipients and attachments mapped to the IR (MS-PST 2.4.5 and 2.4.6,
+//! [MS-OXCMSG]; format notes §10.3–§10.7).
+
+use mailmig_ir::{
+    Address, Attachment, AttachmentContent, AttachmentKind, Blob, Bodies, Message, MessageClass,
+    MessageFlags, Priority, Property, SourceIds, Warning, codepage,
+};
+
+use super::PstStore;
+use super::props::{
+    PT_BINARY, PT_OBJECT, PT_STRING8, PT_UNICODE, PropBag, property_name, to_prop_value,
+};
+use crate::bytes::le32;
+use crate::ltp::{LtpError, NodeRef, RawProp, RawValue};
+use crate::ndb::{
+    NID_ATTACHMENT_TABLE, NID_RECIPIENT_TABLE, NID_TYPE_ATTACHMENT, SubnodeMap, nid_type,
+};
+
+/// Property ids consumed by the IR mapping of a message (not repeated in `properties`).
+const MESSAGE_MAPPED: &[u16] = &[
+    0x001A, 0x0037, 0x0039, 0x0E06, 0x0042, 0x0064, 0x0065, 0x5D02, 0x0C1A, 0x0C1E, 0x0C1F, 0x5D01,
+    0x1035, 0x007D, 0x1000, 0x1013, 0x1009, 0x0E07, 0x0017, 0x300B, 0x0FF9, 0x3FDE, 0x3FFD,
+];
+
+/// Property ids consumed by the IR mapping of an attachment.
+const ATTACH_MAPPED: &[u16] = &[
+    0x3701, 0x3707, 0x3704, 0x3001, 0x370E, 0x3712, 0x370B, 0x3008, 0x300B, 0x0FF9,
+];
+
+/// Decoding context of one top-level message.
+pub(crate) struct MsgCtx<'s> {
+    pub store: &'s PstStore,
+    pub warnings: Vec<Warning>,
+    pub nid: u32,
+}
+
+impl MsgCtx<'_> {
+    fn warn(&mut self, code: &str, msg: String) {
+        let w = Warning::new(code, format!("message 0x{:08X}: {msg}", self.nid))
+            .in_file(self.store.ndb.file().to_string());
+        self.warnings.push(w);
+    }
+}
+
+fn address(
+    name: Option<String>,
+    atype: Option<String>,
+    email: Option<String>,
+    smtp: Option<String>,
+) -> Option<Address> {
+    if name.is_none() && email.is_none() && smtp.is_none() {
+        return None;
+    }
+    let atype = atype.map(|t| t.to_ascii_uppercase());
+    let is_smtp = atype.as_deref().is_none_or(|t| t == "SMTP");
+    let smtp = smtp
+        .filter(|s| s.contains('@'))
+        .or_else(|| email.clone().filter(|e| is_smtp && e.contains('@')));
+    Some(Address {
+        name,
+        addr_type: atype,
+        address: email,
+        smtp,
+    })
+}
+
+/// Strips the subject prefix marker: U+0001 followed by one character (format notes §10.3).
+pub fn strip_subject_marker(s: &str) -> String {
+    let mut it = s.chars();
+    if it.next() == Some('\u{1}') {
+        it.next();
+        return it.as_str().to_string();
+    }
+    s.to_string()
+}
+
+fn code_page_of(props: &[RawProp], store: &PstStore) -> u16 {
+    if let Some(cp) = store.forced_code_page {
+        return cp;
+    }
+    let bag = PropBag::new(props.to_vec(), store.code_page);
+    for id in [0x3FFD, 0x3FDE] {
+        if let Some(cp) = bag.int(id).and_then(|v| u16::try_from(v).ok())
+            && cp != 0
+            && codepage::is_supported(cp)
+        {
+            return cp;
+        }
+    }
+    store.code_page
+}
+
+impl PstStore {
+    /// Decodes the message whose data tree is `bid_data` and subnode tree `bid_sub`.
+    pub(crate) fn decode_message(
+        &self,
+        ctx: &mut MsgCtx<'_>,
+        nid: u32,
+        bid_data: u64,
+        bid_sub: u64,
+        depth: u32,
+        inherited_cp: Option<u16>,
+    ) -> Result<Message, LtpError> {
+        let subnodes = match self.ndb.read_subnodes(bid_sub) {
+            Ok(s) => s,
+            Err(e) => {
+                ctx.warn(
+                    "pst.subnodes-missing",
+                    format!("subnode tree unreadable: {e}"),
+                );
+                SubnodeMap::new()
+            }
+        };
+        let node = NodeRef::open(&self.ndb, bid_data, &subnodes)?;
+        let props = node.property_context()?;
+        let cp = if self.forced_code_page.is_some() {
+            code_page_of(&props, self)
+        } else {
+            let own = code_page_of(&props, self);
+            if own == self.code_page {
+                inherited_cp.unwrap_or(own)
+            } else {
+                own
+            }
+        };
+        let bag = PropBag::new(props, cp);
+        let mut m = Message {
+            class: MessageClass(bag.string(0x001A).unwrap_or_else(|| "IPM.Note".into())),
+            ..Message::default()
+        };
+        m.subject = bag
+            .string(0x0037)
+            .map(|s| strip_subject_marker(&s))
+            .filter(|s| !s.is_empty());
+        m.sent = bag.time(0x0039);
+        m.received = bag.time(0x0E06);
+        m.from = address(
+            bag.string(0x0042),
+            bag.string(0x0064),
+            bag.string(0x0065),
+            bag.string(0x5D02),
+        );
+        let sender = address(
+            bag.string(0x0C1A),
+            bag.string(0x0C1E),
+            bag.string(0x0C1F),
+            bag.string(0x5D01),
+        );
+        if m.from.is_none() {
+            m.from = sender;
+        } else if sender.is_some() && sender != m.from {
+            let same = match (&sender, &m.from) {
+                (Some(a), Some(b)) => {
+                    a.internet_address().is_some() && a.internet_address() == b.internet_address()
+                        || (a.address.is_some() && a.address == b.address)
+                }
+                _ => false,
+            };
+            if !same {
+                m.sender = sender;
+            }
+        }
+        m.ids = SourceIds {
+            native: Some(format!("0x{nid:08X}")),
+            entry_id: (depth == 0).then(|| self.entry_id(nid)).flatten(),
+            record_key: bag.binary(0x0FF9),
+            search_key: bag.binary(0x300B),
+            message_id: bag
+                .string(0x1035)
+                .map(|s| {
+                    s.trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .to_string()
+                })
+                .filter(|s| !s.is_empty()),
+            offset: self.ndb.lookup_block(bid_data).ok().map(|e| e.ib),
+            file: Some(self.ndb.file().to_string()),
+        };
+        m.headers = bag.string(0x007D);
+        let flags = bag.int(0x0E07).unwrap_or(0);
+        m.flags = MessageFlags {
+            read: flags & 0x01 != 0,
+            unsent: flags & 0x08 != 0,
+            draft: flags & 0x08 != 0,
+            flagged: bag.int(0x1090) == Some(2),
+            answered: matches!(bag.int(0x1081), Some(102 | 103)),
+            receipt_requested: bag.bool(0x0029).unwrap_or(false),
+            associated: flags & 0x40 != 0,
+        };
+        m.priority = match bag.int(0x0017) {
+            Some(0) => Priority::Low,
+            Some(2) => Priority::High,
+            _ => Priority::Normal,
+        };
+        m.body = self.bodies(&bag, ctx);
+        // Recipients.
+        if let Some(e) = subnodes.get(&NID_RECIPIENT_TABLE) {
+            match self.recipients(e.bid_data, &subnodes, cp, &mut m) {
+                Ok(()) => {}
+                Err(err) => ctx.warn(
+                    "pst.recipients-unreadable",
+                    format!("recipient table unreadable: {err}"),
+                ),
+            }
+        } else if m.class.kind() == mailmig_ir::ItemKind::Mail && depth == 0 {
+            ctx.warn("pst.recipients-missing", "no recipient table".into());
+        }
+        // Attachments.
+        self.attachments(ctx, &subnodes, cp, depth, &mut m);
+        // Remaining properties.
+        m.properties = bag
+            .props
+            .iter()
+            .filter(|p| !MESSAGE_MAPPED.contains(&p.id()))
+            .map(|p| Property::new(property_name(p.tag, &self.names), to_prop_value(p, cp)))
+            .collect();
+        Ok(m)
+    }
+
+    fn bodies(&self, bag: &PropBag, ctx: &mut MsgCtx<'_>) -> Bodies {
+        let mut b = Bodies {
+            text: bag.string(0x1000),
+            ..Bodies::default()
+        };
+        if let Some(p) = bag.get(0x1013) {
+            b.html = match (p.ptype(), &p.value) {
+                (PT_BINARY, RawValue::Bytes(bytes)) if !bytes.is_empty() => {
+                    let cp = bag
+                        .int(0x3FDE)
+                        .and_then(|v| u16::try_from(v).ok())
+                        .filter(|c| *c != 0 && codepage::is_supported(*c))
+                        .unwrap_or(bag.code_page);
+                    let s = codepage::decode(bytes.as_bytes(), cp);
+                    Some(s.trim_end_matches('\0').to_string())
+                }
+                (PT_UNICODE | PT_STRING8, _) => bag.string(0x1013),
+                _ => None,
+            };
+        }
+        if let Some(rtf) = bag.binary(0x1009).filter(|r| !r.is_empty()) {
+            match crate::rtf::decompress_rtf(rtf.as_bytes(), self.ndb.limits()) {
+                Ok(raw) => {
+                    if b.html.is_none()
+                        && let Some(h) = crate::rtf::html_from_rtf(&raw)
+                    {
+                        b.html = Some(h);
+                        b.html_from_rtf = true;
+                    }
+                    b.rtf = Some(Blob::from_vec(raw));
+                }
+                Err(e) => ctx.warn("pst.rtf", format!("compressed RTF body unreadable: {e}")),
+            }
+        }
+        b
+    }
+
+    fn recipients(
+        &self,
+        bid: u64,
+        subnodes: &SubnodeMap,
+        cp: u16,
+        m: &mut Message,
+    ) -> Result<(), LtpError> {
+        let node = NodeRef::open(&self.ndb, bid, subnodes)?;
+        let tc = node.table_context()?;
+        let max = self.ndb.limits().max_recipients as usize;
+        for row in 0..tc.len().min(max) {
+            let bag = PropBag::new(tc.row(row)?, cp);
+            let name = bag.string(0x3001).or_else(|| bag.string(0x5FF6));
+            let smtp = bag.string(0x39FE).or_else(|| bag.string(0x5FE5));
+            let Some(a) = address(name, bag.string(0x3002), bag.string(0x3003), smtp) else {
+                continue;
+            };
+            match bag.int(0x0C15).unwrap_or(1) & 0x0F {
+                2 => m.cc.push(a),
+                3 => m.bcc.push(a),
+                _ => m.to.push(a),
+            }
+        }
+        Ok(())
+    }
+
+    fn attachments(
+        &self,
+        ctx: &mut MsgCtx<'_>,
+        subnodes: &SubnodeMap,
+        cp: u16,
+        depth: u32,
+        m: &mut Message,
+    ) {
+        let mut nids: Vec<u32> = Vec::new();
+        if let Some(e) = subnodes.get(&NID_ATTACHMENT_TABLE) {
+            let res = NodeRef::open(&self.ndb, e.bid_data, subnodes).and_then(|node| {
+                let tc = node.table_context()?;
+                Ok((0..tc.len())
+                    .filter_map(|r| tc.row_id(r))
+                    .collect::<Vec<_>>())
+            });
+            match res {
+                Ok(v) => nids = v,
+                Err(err) => ctx.warn(
+                    "pst.attachments-unreadable",
+                    format!("attachment table unreadable: {err}"),
+                ),
+            }
+        }
+        // Attachment subnodes not listed in the table still hold data: keep them (§8.5).
+        let extra: Vec<u32> = subnodes
+            .keys()
+            .copied()
+            .filter(|n| nid_type(*n) == NID_TYPE_ATTACHMENT && !nids.contains(n))
+            .collect();
+        if !extra.is_empty() && subnodes.contains_key(&NID_ATTACHMENT_TABLE) {
+            ctx.warn(
+                "pst.attachment-unlisted",
+                format!(
+                    "{} attachment subnode(s) not in the attachment table",
+                    extra.len()
+                ),
+            );
+        }
+        nids.extend(extra);
+        let max = self.ndb.limits().max_attachments as usize;
+        for anid in nids.into_iter().take(max) {
+            let Some(e) = subnodes.get(&anid) else {
+                ctx.warn(
+                    "pst.attachment-missing",
+                    format!("attachment subnode 0x{anid:08X} missing"),
+                );
+                m.attachments.push(Attachment {
+                    ids: SourceIds {
+                        native: Some(format!("0x{anid:08X}")),
+                        ..SourceIds::default()
+                    },
+                    ..Attachment::default()
+                });
+                continue;
+            };
+            match self.attachment(ctx, anid, e.bid_data, e.bid_sub, cp, depth) {
+                Ok(a) => m.attachments.push(a),
+                Err(err) => {
+                    ctx.warn(
+                        "pst.attachment-unreadable",
+                        format!("attachment 0x{anid:08X} unreadable: {err}"),
+                    );
+                    m.attachments.push(Attachment {
+                        ids: SourceIds {
+                            native: Some(format!("0x{anid:08X}")),
+                            ..SourceIds::default()
+                        },
+                        ..Attachment::default()
+                    });
+                }
+            }
+        }
+    }
+
+    fn attachment(
+        &self,
+        ctx: &mut MsgCtx<'_>,
+        anid: u32,
+        bid_data: u64,
+        bid_sub: u64,
+        cp: u16,
+        depth: u32,
+    ) -> Result<Attachment, LtpError> {
+        let subnodes = match self.ndb.read_subnodes(bid_sub) {
+            Ok(s) => s,
+            Err(e) => {
+                ctx.warn(
+                    "pst.subnodes-missing",
+                    format!("attachment 0x{anid:08X} subnode tree unreadable: {e}"),
+                );
+                SubnodeMap::new()
+            }
+        };
+        let node = NodeRef::open(&self.ndb, bid_data, &subnodes)?;
+        let bag = PropBag::new(node.property_context()?, cp);
+        let method = bag.int(0x3705).unwrap_or(1);
+        let mut a = Attachment {
+            name: bag
+                .string(0x3707)
+                .or_else(|| bag.string(0x3704))
+                .or_else(|| bag.string(0x3001)),
+            mime_type: bag.string(0x370E),
+            content_id: bag.string(0x3712).map(|s| {
+                s.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string()
+            }),
+            position: bag.int(0x370B).filter(|p| *p >= 0).map(|p| p as u64),
+            modified: bag.time(0x3008),
+            ids: SourceIds {
+                native: Some(format!("0x{anid:08X}")),
+                record_key: bag.binary(0x0FF9),
+                search_key: bag.binary(0x300B),
+                offset: self.ndb.lookup_block(bid_data).ok().map(|e| e.ib),
+                ..SourceIds::default()
+            },
+            ..Attachment::default()
+        };
+        let flags = bag.int(0x3714).unwrap_or(0);
+        a.inline = a.content_id.is_some()
+            && (flags & 0x4 != 0 || bag.bool(0x7FFE).unwrap_or(false) || method == 1);
+        a.kind = match method {
+            5 => AttachmentKind::EmbeddedMessage,
+            6 => AttachmentKind::Ole,
+            2 | 3 | 4 | 7 => AttachmentKind::Reference,
+            _ => AttachmentKind::File,
+        };
+        let data = bag.get(0x3701);
+        match (data.map(|d| (d.ptype(), &d.value)), method) {
+            (Some((PT_OBJECT, RawValue::Bytes(obj))), _) => {
+                let sub_nid = le32(obj.as_bytes(), 0);
+                match subnodes.get(&sub_nid) {
+                    Some(se)
+                        if method == 5
+                            || method != 6 && self.looks_like_message(se.bid_data, se.bid_sub) =>
+                    {
+                        a.kind = AttachmentKind::EmbeddedMessage;
+                        if depth + 1 > self.ndb.limits().max_embedding_depth {
+                            ctx.warn(
+                                "pst.embedding-depth",
+                                format!("embedded message 0x{sub_nid:08X} deeper than the limit"),
+                            );
+                        } else {
+                            let inner = self.decode_message(
+                                ctx,
+                                sub_nid,
+                                se.bid_data,
+                                se.bid_sub,
+                                depth + 1,
+                                Some(cp),
+                            )?;
+                            a.content = AttachmentContent::Message(Box::new(inner));
+                        }
+                    }
+                    Some(se) => {
+                        a.content = AttachmentContent::Data(self.ndb.read_blob(se.bid_data)?);
+                    }
+                    None => ctx.warn(
+                        "pst.attachment-data",
+                        format!("attachment 0x{anid:08X}: object subnode 0x{sub_nid:08X} missing"),
+                    ),
+                }
+            }
+            (Some((_, RawValue::Bytes(b))), _) => a.content = AttachmentContent::Data(b.clone()),
+            (_, 2 | 3 | 4 | 7) => {}
+            _ => {
+                ctx.warn(
+                    "pst.attachment-data",
+                    format!("attachment 0x{anid:08X} has no data"),
+                );
+            }
+        }
+        a.properties = bag
+            .props
+            .iter()
+            .filter(|p| !ATTACH_MAPPED.contains(&p.id()))
+            .map(|p| Property::new(property_name(p.tag, &self.names), to_prop_value(p, cp)))
+            .collect();
+        Ok(a)
+    }
+
+    fn looks_like_message(&self, bid_data: u64, _bid_sub: u64) -> bool {
+        self.ndb
+            .read_data_tree(bid_data)
+            .ok()
+            .and_then(|b| b.first().map(|f| f.get(2..4) == Some(&[0xEC, 0xBC][..])))
+            .unwrap_or(false)
+    }
+}

@@ -1,0 +1,591 @@
+//! Messaging layer: the message store, the folder tree, contents and the lazy message stream
+//! (MS-PST 2.4; format notes §10–§11).
+
+pub mod message;
+pub mod props;
+
+use std::collections::{HashMap, HashSet};
+
+use mailmig_ir::blob::SharedBytes;
+use mailmig_ir::{Blob, Budget, Folder, FolderKind, Limits, Message, SkippedItem, Warning};
+
+use crate::ltp::nameid::NameMap;
+use crate::ltp::{LtpError, NodeRef};
+use crate::ndb::{
+    NID_MESSAGE_STORE, NID_NAME_TO_ID_MAP, NID_ROOT_FOLDER, NID_TYPE_NORMAL_FOLDER,
+    NID_TYPE_NORMAL_MESSAGE, Ndb, NdbError, SubnodeMap, nid_type,
+};
+use message::MsgCtx;
+use props::PropBag;
+
+/// Folder id of the synthetic folder that receives orphaned messages in salvage mode.
+pub const ORPHAN_FOLDER_ID: &str = "orphans";
+
+/// An opened PST/OST store: the NDB plus the store properties and named-property map.
+pub struct PstStore {
+    pub(crate) ndb: Ndb,
+    pub(crate) names: NameMap,
+    store: PropBag,
+    pub(crate) code_page: u16,
+    pub(crate) forced_code_page: Option<u16>,
+    salvage: bool,
+}
+
+/// One folder of the tree with what is needed to list its messages.
+#[derive(Clone, Debug)]
+pub struct FolderNode {
+    /// The IR folder.
+    pub folder: Folder,
+    /// Folder NID.
+    pub nid: u32,
+}
+
+/// The folder tree of a store and the node index built while walking it.
+#[derive(Clone, Debug, Default)]
+pub struct FolderTree {
+    /// Folders, parents first.
+    pub folders: Vec<FolderNode>,
+    /// Message NIDs per parent NID from the NBT (`nidParent`), sorted.
+    pub(crate) children: HashMap<u32, Vec<u32>>,
+    /// Messages whose NBT parent is not a folder of the tree (orphans).
+    pub orphans: Vec<u32>,
+    /// Warnings met while walking.
+    pub warnings: Vec<Warning>,
+}
+
+fn entry_id_nid(b: &Blob) -> Option<u32> {
+    let b = b.as_bytes();
+    (b.len() >= 24).then(|| crate::bytes::le32(b, 20))
+}
+
+impl PstStore {
+    /// Opens a store over the file bytes: header (strict or salvage), store PC (NID 0x21),
+    /// named-property map (NID 0x61). `code_page` overrides the code page of 8-bit strings.
+    pub fn open(
+        data: SharedBytes,
+        file: &str,
+        salvage: bool,
+        code_page: Option<u16>,
+        limits: Limits,
+    ) -> Result<Self, NdbError> {
+        let ndb = Ndb::open(data, file, salvage, limits)?;
+        let mut s = PstStore {
+            ndb,
+            names: NameMap::default(),
+            store: PropBag::default(),
+            code_page: code_page.unwrap_or(1252),
+            forced_code_page: code_page,
+            salvage,
+        };
+        match s.read_pc(NID_MESSAGE_STORE) {
+            Ok(p) => {
+                let bag = PropBag::new(p, s.code_page);
+                if code_page.is_none()
+                    && let Some(cp) = bag.int(0x3FFD).and_then(|v| u16::try_from(v).ok())
+                    && cp != 0
+                    && mailmig_ir::codepage::is_supported(cp)
+                {
+                    s.code_page = cp;
+                }
+                s.store = PropBag::new(bag.props, s.code_page);
+            }
+            Err(e) => s.ndb.warn(
+                "pst.store-pc",
+                format!("message store (NID 0x21) unreadable: {e}"),
+                None,
+            ),
+        }
+        match s.read_pc(NID_NAME_TO_ID_MAP) {
+            Ok(p) => s.names = NameMap::from_props(&p),
+            Err(e) => s.ndb.warn(
+                "pst.nameid",
+                format!("named-property map (NID 0x61) unreadable: {e}"),
+                None,
+            ),
+        }
+        Ok(s)
+    }
+
+    /// The NDB.
+    pub fn ndb(&self) -> &Ndb {
+        &self.ndb
+    }
+
+    /// The store's display name (`PidTagDisplayName`).
+    pub fn display_name(&self) -> Option<String> {
+        self.store.string(0x3001)
+    }
+
+    /// The store's properties.
+    pub fn store_props(&self) -> &PropBag {
+        &self.store
+    }
+
+    /// The named-property map.
+    pub fn names(&self) -> &NameMap {
+        &self.names
+    }
+
+    /// Code page used for 8-bit strings without their own.
+    pub fn code_page(&self) -> u16 {
+        self.code_page
+    }
+
+    /// The PST entry id of a node: 4 flag bytes, the store record key, the NID (MS-OXCDATA
+    /// 2.2.4; format notes §10.1).
+    pub fn entry_id(&self, nid: u32) -> Option<Blob> {
+        let key = self.store.binary(0x0FF9)?;
+        let mut v = Vec::with_capacity(24);
+        v.extend_from_slice(&[0; 4]);
+        v.extend_from_slice(key.as_bytes());
+        v.extend_from_slice(&nid.to_le_bytes());
+        Some(Blob::from_vec(v))
+    }
+
+    /// Reads the property context of a top-level node.
+    pub fn read_pc(&self, nid: u32) -> Result<Vec<crate::ltp::RawProp>, LtpError> {
+        let e = self.ndb.lookup_node(nid)?;
+        let subs = self.ndb.read_subnodes(e.bid_sub).unwrap_or_default();
+        let node = NodeRef::open(&self.ndb, e.bid_data, &subs)?;
+        node.property_context()
+    }
+
+    /// Row ids (`PidTagLtpRowId`) of a top-level table node; empty when it is absent.
+    pub fn table_row_ids(&self, nid: u32) -> Result<Vec<u32>, LtpError> {
+        let e = match self.ndb.lookup_node(nid) {
+            Ok(e) => e,
+            Err(NdbError::NidNotFound { .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let subs = self.ndb.read_subnodes(e.bid_sub).unwrap_or_default();
+        let node = NodeRef::open(&self.ndb, e.bid_data, &subs)?;
+        let tc = node.table_context()?;
+        Ok((0..tc.len()).filter_map(|r| tc.row_id(r)).collect())
+    }
+
+    /// Walks the folder tree: the IPM subtree (and non-IPM folders of the root that hold
+    /// messages), children from hierarchy tables ∪ NBT parent links, and builds the
+    /// parent → messages index with one streaming pass over the NBT (format notes §11).
+    pub fn folder_tree(&self, budget: &Budget) -> Result<FolderTree, mailmig_ir::Interrupted> {
+        let mut tree = FolderTree::default();
+        let file = self.ndb.file().to_string();
+        let warn = |tree: &mut FolderTree, code: &str, msg: String| {
+            tree.warnings
+                .push(Warning::new(code, msg).in_file(file.clone()));
+        };
+        // One pass over the NBT: folder parents and message parents.
+        let mut folder_children: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut all_folders: HashSet<u32> = HashSet::new();
+        let mut msg_parent: Vec<(u32, u32)> = Vec::new();
+        let mut interrupted = None;
+        let walked = self.ndb.walk_nodes(&mut |e| {
+            if let Err(i) = budget.check() {
+                interrupted = Some(i);
+                return false;
+            }
+            match nid_type(e.nid) {
+                NID_TYPE_NORMAL_FOLDER => {
+                    all_folders.insert(e.nid);
+                    if e.parent != e.nid {
+                        folder_children.entry(e.parent).or_default().push(e.nid);
+                    }
+                }
+                NID_TYPE_NORMAL_MESSAGE => msg_parent.push((e.parent, e.nid)),
+                _ => {}
+            }
+            true
+        });
+        if let Some(i) = interrupted {
+            return Err(i);
+        }
+        if let Err(e) = walked {
+            warn(
+                &mut tree,
+                "pst.nbt-walk",
+                format!("node B-tree walk failed: {e}"),
+            );
+        }
+        for (p, n) in msg_parent {
+            tree.children.entry(p).or_default().push(n);
+        }
+        let ipm = self.store.binary(0x35E0).as_ref().and_then(entry_id_nid);
+        let finder = self.store.binary(0x35E7).as_ref().and_then(entry_id_nid);
+        let views = self.store.binary(0x35E6).as_ref().and_then(entry_id_nid);
+        let ipm = match ipm {
+            Some(n) if all_folders.contains(&n) || self.ndb.lookup_node(n).is_ok() => n,
+            _ => {
+                warn(
+                    &mut tree,
+                    "pst.ipm-subtree",
+                    "store has no usable IPM subtree entry id; walking from the root folder".into(),
+                );
+                NID_ROOT_FOLDER
+            }
+        };
+        let mut special: HashMap<u32, FolderKind> = HashMap::new();
+        for (id, kind) in [
+            (0x35E3u16, FolderKind::Deleted),
+            (0x35E2, FolderKind::Outbox),
+            (0x35E4, FolderKind::Sent),
+        ] {
+            if let Some(n) = self.store.binary(id).as_ref().and_then(entry_id_nid) {
+                special.insert(n, kind);
+            }
+        }
+        // Tops: the IPM subtree, then other root children (not search root / common views).
+        let mut tops = vec![(ipm, true)];
+        if ipm != NID_ROOT_FOLDER {
+            let mut others = self.children_of(NID_ROOT_FOLDER, &folder_children);
+            others.retain(|n| *n != ipm && Some(*n) != finder && Some(*n) != views);
+            tops.extend(others.into_iter().map(|n| (n, false)));
+        }
+        let mut seen: HashSet<u32> = HashSet::new();
+        for (top, is_ipm) in tops {
+            let start = tree.folders.len();
+            let mut stack: Vec<(u32, Option<String>, u32)> = vec![(top, None, 0)];
+            while let Some((nid, parent, depth)) = stack.pop() {
+                budget.check()?;
+                if !seen.insert(nid) {
+                    continue;
+                }
+                if depth > self.ndb.limits().max_folder_depth {
+                    warn(
+                        &mut tree,
+                        "pst.folder-depth",
+                        format!("folder 0x{nid:08X} deeper than the limit; not followed"),
+                    );
+                    continue;
+                }
+                let props = match self.read_pc(nid) {
+                    Ok(p) => PropBag::new(p, self.code_page),
+                    Err(e) => {
+                        warn(
+                            &mut tree,
+                            "pst.folder-unreadable",
+                            format!("folder 0x{nid:08X} unreadable: {e}"),
+                        );
+                        PropBag::default()
+                    }
+                };
+                if depth == 0 && is_ipm {
+                    for (id, kind) in [
+                        (0x36D0u16, FolderKind::Calendar),
+                        (0x36D1, FolderKind::Contacts),
+                        (0x36D2, FolderKind::Journal),
+                        (0x36D3, FolderKind::Notes),
+                        (0x36D4, FolderKind::Tasks),
+                        (0x36D7, FolderKind::Drafts),
+                    ] {
+                        if let Some(n) = props.binary(id).as_ref().and_then(entry_id_nid) {
+                            special.entry(n).or_insert(kind);
+                        }
+                    }
+                }
+                let name = props
+                    .string(0x3001)
+                    .unwrap_or_else(|| format!("Folder 0x{nid:08X}"));
+                let class = props.string(0x3613);
+                let kind = if depth == 0 && is_ipm {
+                    FolderKind::Root
+                } else if let Some(k) = special.get(&nid) {
+                    *k
+                } else {
+                    guess_kind(&name, class.as_deref(), depth == 1 && is_ipm)
+                };
+                let id = format!("0x{nid:08X}");
+                tree.folders.push(FolderNode {
+                    folder: Folder {
+                        id: id.clone(),
+                        parent: parent.clone(),
+                        name,
+                        kind,
+                        container_class: class,
+                        declared_count: props.int(0x3602).and_then(|v| u64::try_from(v).ok()),
+                        properties: Vec::new(),
+                    },
+                    nid,
+                });
+                let kids = self.children_of(nid, &folder_children);
+                for k in kids.into_iter().rev() {
+                    stack.push((k, Some(id.clone()), depth + 1));
+                }
+            }
+            if !is_ipm {
+                // Keep a non-IPM subtree only when it holds messages.
+                let has_mail = tree
+                    .folders
+                    .get(start..)
+                    .unwrap_or(&[])
+                    .iter()
+                    .any(|f| tree.children.get(&f.nid).is_some_and(|v| !v.is_empty()));
+                if !has_mail {
+                    tree.folders.truncate(start);
+                }
+            }
+        }
+        // Inbox: the receive folder is not in the store PC; fall back to names (done above).
+        let in_tree: HashSet<u32> = tree.folders.iter().map(|f| f.nid).collect();
+        for (p, kids) in &tree.children {
+            if !in_tree.contains(p) {
+                tree.orphans.extend(kids.iter().copied());
+            }
+        }
+        tree.orphans.sort_unstable();
+        Ok(tree)
+    }
+
+    /// Child folders: hierarchy table rows ∪ NBT folders whose parent is `nid`.
+    fn children_of(&self, nid: u32, nbt_children: &HashMap<u32, Vec<u32>>) -> Vec<u32> {
+        let table = (nid & !0x1F) | 0x0D;
+        let mut kids = self.table_row_ids(table).unwrap_or_default();
+        kids.retain(|k| nid_type(*k) == NID_TYPE_NORMAL_FOLDER);
+        if let Some(extra) = nbt_children.get(&nid) {
+            for e in extra {
+                if !kids.contains(e) {
+                    kids.push(*e);
+                }
+            }
+        }
+        kids
+    }
+
+    /// Messages of a folder: contents table rows ∪ NBT messages whose parent is the folder.
+    pub fn folder_messages(
+        &self,
+        folder_nid: u32,
+        tree: &FolderTree,
+        warnings: &mut Vec<Warning>,
+    ) -> Vec<u32> {
+        let table = (folder_nid & !0x1F) | 0x0E;
+        let mut list = match self.table_row_ids(table) {
+            Ok(v) => v,
+            Err(e) => {
+                warnings.push(
+                    Warning::new(
+                        "pst.contents-table",
+                        format!("contents table of folder 0x{folder_nid:08X} unreadable: {e}"),
+                    )
+                    .in_file(self.ndb.file().to_string()),
+                );
+                Vec::new()
+            }
+        };
+        list.retain(|n| nid_type(*n) == NID_TYPE_NORMAL_MESSAGE);
+        let known: HashSet<u32> = list.iter().copied().collect();
+        if let Some(extra) = tree.children.get(&folder_nid) {
+            let mut added = 0;
+            for n in extra {
+                if !known.contains(n) {
+                    list.push(*n);
+                    added += 1;
+                }
+            }
+            if added > 0 && !known.is_empty() {
+                warnings.push(
+                    Warning::new(
+                        "pst.contents-table-stale",
+                        format!("folder 0x{folder_nid:08X}: {added} message(s) found only through NBT parent links"),
+                    )
+                    .in_file(self.ndb.file().to_string()),
+                );
+            }
+        }
+        list
+    }
+
+    /// Decodes one top-level message by NID. Store-level warnings raised meanwhile (bad block
+    /// CRCs…) are attached to the message.
+    pub fn read_message(&self, nid: u32, folder: Option<&str>) -> Result<Message, SkippedItem> {
+        let skipped = |reason: String, offset: Option<u64>| {
+            let mut s = SkippedItem::new("message", reason)
+                .with_id(format!("0x{nid:08X}"))
+                .in_file(self.ndb.file().to_string());
+            s.offset = offset;
+            s
+        };
+        let e = self
+            .ndb
+            .lookup_node(nid)
+            .map_err(|e| skipped(e.to_string(), None))?;
+        let offset = self.ndb.lookup_block(e.bid_data).ok().map(|b| b.ib);
+        let mut ctx = MsgCtx {
+            store: self,
+            warnings: Vec::new(),
+            nid,
+        };
+        let r = self.decode_message(&mut ctx, nid, e.bid_data, e.bid_sub, 0, None);
+        let mut store_w = self.ndb.take_warnings();
+        match r {
+            Ok(mut m) => {
+                m.folder = folder.map(str::to_string);
+                m.warnings.append(&mut ctx.warnings);
+                m.warnings.append(&mut store_w);
+                Ok(m)
+            }
+            Err(err) => Err(skipped(err.to_string(), offset)),
+        }
+    }
+
+    /// Salvage mode in force.
+    pub fn salvage(&self) -> bool {
+        self.salvage
+    }
+
+    /// Decodes a subnode map for tests and tools.
+    pub fn subnodes(&self, nid: u32) -> Result<SubnodeMap, NdbError> {
+        let e = self.ndb.lookup_node(nid)?;
+        self.ndb.read_subnodes(e.bid_sub)
+    }
+}
+
+/// Folder role from container class and (for direct children of the IPM subtree) names in
+/// the languages seen in the corpus (inferred fallback; format notes §10.2).
+fn guess_kind(name: &str, class: Option<&str>, top: bool) -> FolderKind {
+    let c = class.unwrap_or("").to_ascii_lowercase();
+    let by_class = if c.starts_with("ipf.appointment") {
+        Some(FolderKind::Calendar)
+    } else if c.starts_with("ipf.contact") {
+        Some(FolderKind::Contacts)
+    } else if c.starts_with("ipf.task") {
+        Some(FolderKind::Tasks)
+    } else if c.starts_with("ipf.stickynote") {
+        Some(FolderKind::Notes)
+    } else if c.starts_with("ipf.journal") {
+        Some(FolderKind::Journal)
+    } else {
+        None
+    };
+    if !top {
+        return FolderKind::Custom;
+    }
+    if let Some(k) = by_class {
+        return k;
+    }
+    let n = name.to_lowercase();
+    match n.as_str() {
+        "inbox"
+        | "posteingang"
+        | "boîte de réception"
+        | "受信トレイ"
+        | "bandeja de entrada"
+        | "posta in arrivo" => FolderKind::Inbox,
+        "sent items"
+        | "sent"
+        | "gesendete objekte"
+        | "éléments envoyés"
+        | "送信済みアイテム"
+        | "elementos enviados"
+        | "posta inviata" => FolderKind::Sent,
+        "deleted items"
+        | "gelöschte objekte"
+        | "éléments supprimés"
+        | "削除済みアイテム"
+        | "elementos eliminados"
+        | "posta eliminata" => FolderKind::Deleted,
+        "drafts" | "entwürfe" | "brouillons" | "下書き" | "borradores" | "bozze" => {
+            FolderKind::Drafts
+        }
+        "outbox" | "postausgang" | "boîte d'envoi" | "送信トレイ" | "bandeja de salida"
+        | "posta in uscita" => FolderKind::Outbox,
+        "junk e-mail"
+        | "junk email"
+        | "junk"
+        | "junk-e-mail"
+        | "courrier indésirable"
+        | "迷惑メール" => FolderKind::Junk,
+        _ => FolderKind::Custom,
+    }
+}
+
+/// The lazy message stream of one store: folder by folder, message by message, then (in
+/// salvage mode) the orphans.
+pub struct MessageIter<'s> {
+    store: &'s PstStore,
+    tree: FolderTree,
+    budget: Budget,
+    folder_pos: usize,
+    current: std::vec::IntoIter<u32>,
+    current_folder: Option<String>,
+    yielded: HashSet<u32>,
+    orphans_done: bool,
+    pending_warnings: Vec<Warning>,
+    stopped: bool,
+}
+
+impl<'s> MessageIter<'s> {
+    /// A stream over `tree`.
+    pub fn new(store: &'s PstStore, tree: FolderTree, budget: Budget) -> Self {
+        MessageIter {
+            store,
+            tree,
+            budget,
+            folder_pos: 0,
+            current: Vec::new().into_iter(),
+            current_folder: None,
+            yielded: HashSet::new(),
+            orphans_done: false,
+            pending_warnings: Vec::new(),
+            stopped: false,
+        }
+    }
+}
+
+impl Iterator for MessageIter<'_> {
+    type Item = Result<Message, SkippedItem>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.stopped {
+                return None;
+            }
+            if let Err(i) = self.budget.check() {
+                self.stopped = true;
+                return Some(Err(SkippedItem::new("mailbox", format!("stopped: {i}"))
+                    .in_file(self.store.ndb.file().to_string())));
+            }
+            if let Some(nid) = self.current.next() {
+                if !self.yielded.insert(nid) {
+                    continue;
+                }
+                let folder = self.current_folder.clone();
+                let orphan = folder.as_deref() == Some(ORPHAN_FOLDER_ID);
+                let mut r = self.store.read_message(nid, folder.as_deref());
+                if let Ok(m) = &mut r {
+                    m.warnings.append(&mut self.pending_warnings);
+                    if orphan {
+                        m.warnings.push(
+                            Warning::new("pst.orphan", format!("message 0x{nid:08X} is not reachable from any folder; recovered"))
+                                .in_file(self.store.ndb.file().to_string()),
+                        );
+                    }
+                }
+                return Some(r);
+            }
+            if let Some(f) = self.tree.folders.get(self.folder_pos) {
+                self.folder_pos += 1;
+                let list =
+                    self.store
+                        .folder_messages(f.nid, &self.tree, &mut self.pending_warnings);
+                self.current_folder = Some(f.folder.id.clone());
+                self.current = list.into_iter();
+                continue;
+            }
+            if !self.orphans_done {
+                self.orphans_done = true;
+                if self.store.salvage {
+                    let list: Vec<u32> = self
+                        .tree
+                        .orphans
+                        .iter()
+                        .copied()
+                        .filter(|n| !self.yielded.contains(n))
+                        .collect();
+                    self.current_folder = Some(ORPHAN_FOLDER_ID.to_string());
+                    self.current = list.into_iter();
+                    continue;
+                }
+            }
+            return None;
+        }
+    }
+}

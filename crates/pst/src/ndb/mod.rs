@@ -1,0 +1,736 @@
+//! NDB layer: header, pages, the node and block B-trees, blocks, data trees and subnode trees
+//! (MS-PST 2.2.2; format notes §2–§7).
+//!
+//! [`Ndb`] holds the file bytes (a memory map, shared) and the header. Lookups descend the
+//! B-trees from their root page each time, with a binary search in every page; pages are read
+//! in place from the map, so no tree is ever loaded whole.
+
+pub mod btree;
+pub mod crypt;
+pub mod header;
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
+
+use mailmig_ir::blob::SharedBytes;
+use mailmig_ir::{Blob, Limits, Warning};
+
+pub use btree::{BlockEntry, NodeEntry};
+pub use header::{Bref, CryptMethod, Format, Header, pst_crc};
+
+/// Errors of the NDB layer. Each names the structure and field, with the byte offset and the
+/// raw value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NdbError {
+    /// A structure runs past the end of the file or of its block.
+    #[error("truncated {what} at offset {offset}: need {need} bytes, have {have}")]
+    Truncated {
+        /// Structure name as in MS-PST.
+        what: &'static str,
+        /// Byte offset.
+        offset: u64,
+        /// Bytes needed.
+        need: u64,
+        /// Bytes available.
+        have: u64,
+    },
+    /// A field holds a value that cannot be used.
+    #[error("invalid {field} 0x{value:X} at offset {offset}")]
+    Field {
+        /// Structure and field, e.g. `HEADER dwMagic`.
+        field: &'static str,
+        /// Byte offset of the structure.
+        offset: u64,
+        /// The raw value.
+        value: u64,
+    },
+    /// Header CRC mismatch (strict mode only; salvage mode warns).
+    #[error(
+        "invalid HEADER {field} at offset {offset}: stored 0x{stored:08X}, computed 0x{computed:08X}"
+    )]
+    HeaderCrc {
+        /// `dwCRCPartial` or `dwCRCFull`.
+        field: &'static str,
+        /// Offset of the field.
+        offset: u64,
+        /// Stored value.
+        stored: u32,
+        /// Computed value.
+        computed: u32,
+    },
+    /// A BID is not in the block B-tree.
+    #[error("BID 0x{bid:X} not found in the block B-tree")]
+    BidNotFound {
+        /// The BID.
+        bid: u64,
+    },
+    /// A NID is not in the node B-tree (or in a subnode tree).
+    #[error("NID 0x{nid:08X} not found")]
+    NidNotFound {
+        /// The NID.
+        nid: u32,
+    },
+    /// A bound from [`Limits`] was reached.
+    #[error("limit reached: {what} ({value}) at offset {offset}")]
+    Limit {
+        /// Which limit.
+        what: &'static str,
+        /// Offset of the structure.
+        offset: u64,
+        /// The value that exceeded it.
+        value: u64,
+    },
+    /// A page or block was visited twice in one walk.
+    #[error("cycle: {what} at offset {offset} visited twice")]
+    Cycle {
+        /// What.
+        what: &'static str,
+        /// Offset.
+        offset: u64,
+    },
+    /// A compressed 4K block failed to inflate.
+    #[error("cannot inflate block BID 0x{bid:X} at offset {offset}: {reason}")]
+    Inflate {
+        /// The block.
+        bid: u64,
+        /// Its offset.
+        offset: u64,
+        /// Why.
+        reason: String,
+    },
+    /// Data is encoded with an unknown `bCryptMethod`.
+    #[error("cannot decode block BID 0x{bid:X}: unknown bCryptMethod 0x{method:02X}")]
+    UnknownCrypt {
+        /// The block.
+        bid: u64,
+        /// The method byte.
+        method: u8,
+    },
+}
+
+/// NID type: low 5 bits of a NID (MS-PST 2.2.2.1; format notes §4).
+pub fn nid_type(nid: u32) -> u8 {
+    (nid & 0x1F) as u8
+}
+
+/// NID type `NID_TYPE_NORMAL_FOLDER`.
+pub const NID_TYPE_NORMAL_FOLDER: u8 = 0x02;
+/// NID type `NID_TYPE_SEARCH_FOLDER`.
+pub const NID_TYPE_SEARCH_FOLDER: u8 = 0x03;
+/// NID type `NID_TYPE_NORMAL_MESSAGE`.
+pub const NID_TYPE_NORMAL_MESSAGE: u8 = 0x04;
+/// NID type `NID_TYPE_ATTACHMENT`.
+pub const NID_TYPE_ATTACHMENT: u8 = 0x05;
+/// NID type `NID_TYPE_ASSOC_MESSAGE` (FAI).
+pub const NID_TYPE_ASSOC_MESSAGE: u8 = 0x08;
+/// `NID_MESSAGE_STORE`.
+pub const NID_MESSAGE_STORE: u32 = 0x21;
+/// `NID_NAME_TO_ID_MAP`.
+pub const NID_NAME_TO_ID_MAP: u32 = 0x61;
+/// `NID_ROOT_FOLDER`.
+pub const NID_ROOT_FOLDER: u32 = 0x122;
+/// Subnode NID of a message's recipient table.
+pub const NID_RECIPIENT_TABLE: u32 = 0x692;
+/// Subnode NID of a message's attachment table.
+pub const NID_ATTACHMENT_TABLE: u32 = 0x671;
+
+/// One entry of a subnode tree (SLENTRY, MS-PST 2.2.2.8.3.3.1.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubnodeEntry {
+    /// The subnode's data (`bidData`).
+    pub bid_data: u64,
+    /// The subnode's own subnode tree (`bidSub`, 0 = none).
+    pub bid_sub: u64,
+}
+
+/// A node's subnode tree, read whole (subnode NIDs are local to their parent node).
+pub type SubnodeMap = BTreeMap<u32, SubnodeEntry>;
+
+/// The node database of one PST/OST file.
+pub struct Ndb {
+    data: SharedBytes,
+    file: String,
+    header: Header,
+    nbt_root: Bref,
+    bbt_root: Bref,
+    limits: Limits,
+    warnings: Mutex<Vec<Warning>>,
+    reported: Mutex<HashSet<(u8, u64)>>,
+    check_crc: bool,
+}
+
+impl std::fmt::Debug for Ndb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ndb")
+            .field("file", &self.file)
+            .field("header", &self.header)
+            .finish()
+    }
+}
+
+/// One block after decoding: borrowed from the file when stored plainly, owned otherwise.
+pub type BlockData<'a> = Cow<'a, [u8]>;
+
+impl Ndb {
+    /// Opens the NDB over `data` (the whole file). Reads the header only, plus — when the
+    /// header CRC fails or a root page does not validate — a page scan to recover the
+    /// B-tree roots (salvage mode only; format notes §15 rule 2).
+    ///
+    /// In strict mode (`salvage == false`) a header CRC mismatch is an error naming the field,
+    /// its offset and both values.
+    pub fn open(
+        data: SharedBytes,
+        file: impl Into<String>,
+        salvage: bool,
+        limits: Limits,
+    ) -> Result<Self, NdbError> {
+        let file = file.into();
+        let header = Header::parse((*data).as_ref())?;
+        let mut ndb = Ndb {
+            nbt_root: header.nbt_root,
+            bbt_root: header.bbt_root,
+            data,
+            file,
+            header,
+            limits,
+            warnings: Mutex::new(Vec::new()),
+            reported: Mutex::new(HashSet::new()),
+            check_crc: !cfg!(fuzzing),
+        };
+        let h = ndb.header.clone();
+        let mut crc_bad = false;
+        if h.crc_partial != h.crc_partial_computed && ndb.check_crc {
+            crc_bad = true;
+            let e = NdbError::HeaderCrc {
+                field: "dwCRCPartial",
+                offset: 4,
+                stored: h.crc_partial,
+                computed: h.crc_partial_computed,
+            };
+            if !salvage {
+                return Err(e);
+            }
+            ndb.warn("pst.header-crc", e.to_string(), Some(4));
+        }
+        if let (Some(s), Some(c)) = (h.crc_full, h.crc_full_computed)
+            && s != c
+            && ndb.check_crc
+        {
+            crc_bad = true;
+            let e = NdbError::HeaderCrc {
+                field: "dwCRCFull",
+                offset: 524,
+                stored: s,
+                computed: c,
+            };
+            if !salvage {
+                return Err(e);
+            }
+            ndb.warn("pst.header-crc", e.to_string(), Some(524));
+        }
+        if h.sentinel != 0x80 {
+            ndb.warn(
+                "pst.header-sentinel",
+                format!("HEADER bSentinel is 0x{:02X}, expected 0x80", h.sentinel),
+                None,
+            );
+        }
+        if let CryptMethod::Unknown(b) = h.crypt {
+            ndb.warn(
+                "pst.crypt-unknown",
+                format!("unknown bCryptMethod 0x{b:02X}: data blocks cannot be decoded"),
+                None,
+            );
+        }
+        let nbt_ok = ndb.validate_root(h.nbt_root, btree::PTYPE_NBT);
+        let bbt_ok = ndb.validate_root(h.bbt_root, btree::PTYPE_BBT);
+        if (crc_bad || !nbt_ok || !bbt_ok) && salvage {
+            let (nbt, bbt) = ndb.scan_roots();
+            for (ok, found, hdr, name, slot) in [
+                (nbt_ok, nbt, h.nbt_root, "NBT", 0u8),
+                (bbt_ok, bbt, h.bbt_root, "BBT", 1u8),
+            ] {
+                if let Some(r) = found
+                    && (r != hdr || !ok)
+                {
+                    ndb.warn(
+                        "pst.roots-recovered",
+                        format!(
+                            "{name} root recovered by page scan: BID 0x{:X} at offset {} (header said BID 0x{:X} at offset {})",
+                            r.bid, r.ib, hdr.bid, hdr.ib
+                        ),
+                        Some(r.ib),
+                    );
+                    if slot == 0 {
+                        ndb.nbt_root = r;
+                    } else {
+                        ndb.bbt_root = r;
+                    }
+                }
+            }
+        } else if !nbt_ok || !bbt_ok {
+            ndb.warn(
+                "pst.root-invalid",
+                "a B-tree root page named by the header does not validate (use salvage mode to recover roots)",
+                None,
+            );
+        }
+        Ok(ndb)
+    }
+
+    /// The whole file.
+    pub fn bytes(&self) -> &[u8] {
+        (*self.data).as_ref()
+    }
+
+    /// The shared buffer (for [`Blob::window`]).
+    pub fn shared(&self) -> &SharedBytes {
+        &self.data
+    }
+
+    /// The header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The layout.
+    pub fn format(&self) -> Format {
+        self.header.format
+    }
+
+    /// File name used in warnings.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Root page of the node B-tree in use (possibly recovered).
+    pub fn nbt_root(&self) -> Bref {
+        self.nbt_root
+    }
+
+    /// Root page of the block B-tree in use (possibly recovered).
+    pub fn bbt_root(&self) -> Bref {
+        self.bbt_root
+    }
+
+    /// Records a store-level warning.
+    pub fn warn(&self, code: &str, message: impl Into<String>, offset: Option<u64>) {
+        let mut w = Warning::new(code, message).in_file(self.file.clone());
+        w.offset = offset;
+        if let Ok(mut v) = self.warnings.lock()
+            && v.len() < 10_000
+        {
+            v.push(w);
+        }
+    }
+
+    /// Records a warning once per (kind, offset).
+    fn warn_once(&self, kind: u8, code: &str, message: impl Into<String>, offset: u64) {
+        let fresh = self
+            .reported
+            .lock()
+            .map(|mut s| s.insert((kind, offset)))
+            .unwrap_or(false);
+        if fresh {
+            self.warn(code, message, Some(offset));
+        }
+    }
+
+    /// Takes the store-level warnings collected so far.
+    pub fn take_warnings(&self) -> Vec<Warning> {
+        self.warnings
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
+    }
+
+    /// A copy of the store-level warnings collected so far.
+    pub fn warnings(&self) -> Vec<Warning> {
+        self.warnings.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    fn slice(&self, what: &'static str, offset: u64, len: usize) -> Result<&[u8], NdbError> {
+        let b = self.bytes();
+        let start = usize::try_from(offset).ok();
+        start
+            .and_then(|s| Some(s..s.checked_add(len)?))
+            .and_then(|r| b.get(r))
+            .ok_or(NdbError::Truncated {
+                what,
+                offset,
+                need: len as u64,
+                have: (b.len() as u64).saturating_sub(offset),
+            })
+    }
+
+    /// Reads block `bid` and returns its decoded data (decompressed for 4K files, decoded
+    /// when external and the file uses an encoding). Trailer or CRC mismatches are warnings
+    /// (format notes §6.1, §15 rule 1).
+    pub fn read_block(&self, bid: u64) -> Result<BlockData<'_>, NdbError> {
+        let e = self.lookup_block(bid)?;
+        self.read_block_entry(&e)
+    }
+
+    /// Reads a block from its BBT entry (see [`Ndb::read_block`]).
+    pub fn read_block_entry(&self, e: &BlockEntry) -> Result<BlockData<'_>, NdbError> {
+        let f = self.format();
+        let cb = usize::from(e.cb);
+        let stored = self.slice("block", e.ib, cb)?;
+        // Trailer: after the data, at the end of the padded block.
+        let ts = f.block_trailer_size();
+        let total = (cb + ts).div_ceil(f.block_align()) * f.block_align();
+        if let Ok(tr) = self.slice("BLOCKTRAILER", e.ib + (total - ts) as u64, ts) {
+            let tcb = u16::from_le_bytes([
+                tr.first().copied().unwrap_or(0),
+                tr.get(1).copied().unwrap_or(0),
+            ]);
+            let (tcrc, tbid) = match f {
+                Format::Ansi => (btree::le32(tr, 8), u64::from(btree::le32(tr, 4))),
+                _ => (btree::le32(tr, 4), btree::le64(tr, 8)),
+            };
+            if tbid & !1 != e.bid & !1 || tcb != e.cb {
+                self.warn_once(
+                    1,
+                    "pst.block-trailer",
+                    format!(
+                        "block trailer at offset {} says BID 0x{tbid:X} cb {tcb}, BBT says BID 0x{:X} cb {}",
+                        e.ib + (total - ts) as u64,
+                        e.bid,
+                        e.cb
+                    ),
+                    e.ib,
+                );
+            } else if self.check_crc {
+                let c = pst_crc(stored);
+                if c != tcrc {
+                    self.warn_once(
+                        2,
+                        "pst.block-crc",
+                        format!(
+                            "block BID 0x{:X} CRC mismatch: stored 0x{tcrc:08X}, computed 0x{c:08X}",
+                            e.bid
+                        ),
+                        e.ib,
+                    );
+                }
+            }
+        }
+        let mut data: Cow<'_, [u8]> = Cow::Borrowed(stored);
+        if f == Format::Unicode4k && e.inflated != e.cb && e.inflated != 0 {
+            data = Cow::Owned(self.inflate(stored, usize::from(e.inflated), e)?);
+        }
+        if e.bid & 2 == 0 {
+            match self.header.crypt {
+                CryptMethod::None => {}
+                CryptMethod::Permute => crypt::permute_decode(data.to_mut()),
+                CryptMethod::Cyclic => crypt::cyclic(data.to_mut(), e.bid as u32),
+                CryptMethod::Unknown(m) => {
+                    return Err(NdbError::UnknownCrypt {
+                        bid: e.bid,
+                        method: m,
+                    });
+                }
+            }
+        }
+        Ok(data)
+    }
+
+    fn inflate(&self, stored: &[u8], size: usize, e: &BlockEntry) -> Result<Vec<u8>, NdbError> {
+        use std::io::Read;
+        let mut out = Vec::with_capacity(size);
+        let mut d = flate2::read::ZlibDecoder::new(stored).take(size as u64);
+        d.read_to_end(&mut out).map_err(|err| NdbError::Inflate {
+            bid: e.bid,
+            offset: e.ib,
+            reason: err.to_string(),
+        })?;
+        if out.len() != size {
+            self.warn_once(
+                3,
+                "pst.inflate-size",
+                format!(
+                    "block BID 0x{:X} inflated to {} bytes, expected {size}",
+                    e.bid,
+                    out.len()
+                ),
+                e.ib,
+            );
+        }
+        Ok(out)
+    }
+
+    /// The file range of an unencoded, uncompressed external block (for zero-copy windows).
+    pub fn plain_block_range(&self, e: &BlockEntry) -> Option<std::ops::Range<usize>> {
+        let plain = self.header.crypt == CryptMethod::None
+            && !(self.format() == Format::Unicode4k && e.inflated != e.cb && e.inflated != 0);
+        if !plain || e.bid & 2 != 0 {
+            return None;
+        }
+        let s = usize::try_from(e.ib).ok()?;
+        let r = s..s.checked_add(usize::from(e.cb))?;
+        (r.end <= self.bytes().len()).then_some(r)
+    }
+
+    /// Reads the data tree rooted at `bid` (a data block, an XBLOCK or an XXBLOCK) as its list
+    /// of data blocks, in order (MS-PST 2.2.2.8.3.2; format notes §6.2).
+    pub fn read_data_tree(&self, bid: u64) -> Result<Vec<BlockData<'_>>, NdbError> {
+        let mut out = Vec::new();
+        let mut total: u64 = 0;
+        self.collect_data_tree(bid, 0, &mut out, &mut total)?;
+        Ok(out)
+    }
+
+    fn collect_data_tree<'a>(
+        &'a self,
+        bid: u64,
+        depth: u32,
+        out: &mut Vec<BlockData<'a>>,
+        total: &mut u64,
+    ) -> Result<(), NdbError> {
+        let e = self.lookup_block(bid)?;
+        let data = self.read_block_entry(&e)?;
+        if bid & 2 == 0 {
+            *total += data.len() as u64;
+            if !self.limits.allows_allocation(*total) {
+                return Err(NdbError::Limit {
+                    what: "data tree size",
+                    offset: e.ib,
+                    value: *total,
+                });
+            }
+            out.push(data);
+            return Ok(());
+        }
+        // Internal block: XBLOCK (cLevel 1) or XXBLOCK (cLevel 2).
+        let btype = data.first().copied().unwrap_or(0);
+        let level = data.get(1).copied().unwrap_or(0);
+        if btype != 0x01 {
+            return Err(NdbError::Field {
+                field: "XBLOCK btype",
+                offset: e.ib,
+                value: u64::from(btype),
+            });
+        }
+        if depth >= 2 || level == 0 || level > 2 {
+            return Err(NdbError::Field {
+                field: "XBLOCK cLevel",
+                offset: e.ib,
+                value: u64::from(level),
+            });
+        }
+        let cent = usize::from(u16::from_le_bytes([
+            data.get(2).copied().unwrap_or(0),
+            data.get(3).copied().unwrap_or(0),
+        ]));
+        let ks = self.format().id_size();
+        let avail = data.len().saturating_sub(8) / ks;
+        if cent > avail {
+            self.warn_once(
+                4,
+                "pst.xblock-count",
+                format!("XBLOCK cEnt {cent} exceeds its block ({avail} entries fit)"),
+                e.ib,
+            );
+        }
+        for i in 0..cent.min(avail) {
+            let child = btree::id_at(&data, 8 + i * ks, ks);
+            if level == 2 {
+                self.collect_data_tree(child, depth + 1, out, total)?;
+            } else {
+                // Children of an XBLOCK must be data blocks.
+                if child & 2 != 0 {
+                    return Err(NdbError::Field {
+                        field: "XBLOCK rgbid",
+                        offset: e.ib,
+                        value: child,
+                    });
+                }
+                self.collect_data_tree(child, depth + 1, out, total)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a whole data tree into one [`Blob`]: a window into the file when it is a single
+    /// plain block, otherwise an owned copy.
+    pub fn read_blob(&self, bid: u64) -> Result<Blob, NdbError> {
+        if bid & 2 == 0 {
+            let e = self.lookup_block(bid)?;
+            if let Some(r) = self.plain_block_range(&e) {
+                // Still run the trailer/CRC checks.
+                let _ = self.read_block_entry(&e)?;
+                if let Some(b) = Blob::window(self.data.clone(), r) {
+                    return Ok(b);
+                }
+            }
+        }
+        let parts = self.read_data_tree(bid)?;
+        if parts.len() == 1 {
+            let one = parts
+                .into_iter()
+                .next()
+                .map(Cow::into_owned)
+                .unwrap_or_default();
+            return Ok(Blob::from_vec(one));
+        }
+        let n: usize = parts.iter().map(|p| p.len()).sum();
+        let mut v = Vec::with_capacity(n);
+        for p in parts {
+            v.extend_from_slice(&p);
+        }
+        Ok(Blob::from_vec(v))
+    }
+
+    /// Reads the subnode tree rooted at `bid_sub` (SLBLOCK/SIBLOCK, MS-PST 2.2.2.8.3.3;
+    /// format notes §6.3). `0` gives an empty map.
+    pub fn read_subnodes(&self, bid_sub: u64) -> Result<SubnodeMap, NdbError> {
+        let mut map = SubnodeMap::new();
+        if bid_sub == 0 {
+            return Ok(map);
+        }
+        let mut seen = HashSet::new();
+        self.collect_subnodes(bid_sub, 0, &mut map, &mut seen)?;
+        Ok(map)
+    }
+
+    fn collect_subnodes(
+        &self,
+        bid: u64,
+        depth: u32,
+        map: &mut SubnodeMap,
+        seen: &mut HashSet<u64>,
+    ) -> Result<(), NdbError> {
+        let e = self.lookup_block(bid)?;
+        if !seen.insert(e.bid & !1) {
+            return Err(NdbError::Cycle {
+                what: "subnode block",
+                offset: e.ib,
+            });
+        }
+        if depth > 2 {
+            return Err(NdbError::Limit {
+                what: "subnode tree depth",
+                offset: e.ib,
+                value: u64::from(depth),
+            });
+        }
+        let data = self.read_block_entry(&e)?;
+        let btype = data.first().copied().unwrap_or(0);
+        let level = data.get(1).copied().unwrap_or(0);
+        if btype != 0x02 {
+            return Err(NdbError::Field {
+                field: "SLBLOCK btype",
+                offset: e.ib,
+                value: u64::from(btype),
+            });
+        }
+        let cent = usize::from(u16::from_le_bytes([
+            data.get(2).copied().unwrap_or(0),
+            data.get(3).copied().unwrap_or(0),
+        ]));
+        let ks = self.format().id_size();
+        let start = if ks == 8 { 8 } else { 4 };
+        let esize = if level == 0 { 3 * ks } else { 2 * ks };
+        let avail = data.len().saturating_sub(start) / esize;
+        if cent > avail {
+            self.warn_once(
+                5,
+                "pst.slblock-count",
+                format!("subnode block cEnt {cent} exceeds its block ({avail} fit)"),
+                e.ib,
+            );
+        }
+        for i in 0..cent.min(avail) {
+            let o = start + i * esize;
+            let nid = btree::id_at(&data, o, ks) as u32;
+            if level == 0 {
+                let bid_data = btree::id_at(&data, o + ks, ks);
+                let bid_sub = btree::id_at(&data, o + 2 * ks, ks);
+                if map.len() as u64 >= self.limits.max_items {
+                    return Err(NdbError::Limit {
+                        what: "subnode entries",
+                        offset: e.ib,
+                        value: map.len() as u64,
+                    });
+                }
+                map.insert(nid, SubnodeEntry { bid_data, bid_sub });
+            } else {
+                let child = btree::id_at(&data, o + ks, ks);
+                self.collect_subnodes(child, depth + 1, map, seen)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Ndb {
+    /// An NDB with no B-trees over a synthetic empty Unicode header: resolves nothing, used
+    /// to run the LTP parsers on heaps that come from elsewhere (tests, fuzzing).
+    pub fn detached() -> Self {
+        let mut h = Vec::with_capacity(Header::UNICODE_SIZE);
+        h.extend_from_slice(b"!BDN"); // dwMagic
+        h.extend_from_slice(&[0; 4]); // dwCRCPartial
+        h.extend_from_slice(b"SM"); // wMagicClient
+        h.extend_from_slice(&23u16.to_le_bytes()); // wVer
+        h.resize(512, 0); // everything else zero
+        h.push(0x80); // bSentinel
+        h.resize(Header::UNICODE_SIZE, 0);
+        let data: SharedBytes = std::sync::Arc::new(h);
+        let header = match Header::parse((*data).as_ref()) {
+            Ok(h) => h,
+            Err(_) => unreachable_header(),
+        };
+        Ndb {
+            nbt_root: header.nbt_root,
+            bbt_root: header.bbt_root,
+            data,
+            file: String::new(),
+            header,
+            limits: Limits::strict(),
+            warnings: Mutex::new(Vec::new()),
+            reported: Mutex::new(HashSet::new()),
+            check_crc: false,
+        }
+    }
+}
+
+/// The synthetic header above always parses; this is its fallback value.
+fn unreachable_header() -> Header {
+    Header {
+        magic_client: *b"SM",
+        version: 23,
+        client_version: 0,
+        platform_create: 0,
+        platform_access: 0,
+        format: Format::Unicode,
+        crypt: CryptMethod::None,
+        crc_partial: 0,
+        crc_partial_computed: 0,
+        crc_full: None,
+        crc_full_computed: None,
+        file_eof: 0,
+        amap_last: 0,
+        nbt_root: Bref::default(),
+        bbt_root: Bref::default(),
+        amap_valid: 0,
+        sentinel: 0x80,
+        bid_next_b: 0,
+        bid_next_p: 0,
+        unique: 0,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    /// An NDB that resolves nothing.
+    pub fn empty_ndb() -> super::Ndb {
+        super::Ndb::detached()
+    }
+}

@@ -1,0 +1,335 @@
+//! [`PstDriver`] and [`PstSource`]: PST/OST files as a mailmig post office, one mailbox per
+//! file (ARCHITECTURE.md "Data flow"; format notes §16.2).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use mailmig_ir::blob::SharedBytes;
+use mailmig_ir::{
+    Budget, Detection, Directory, DirectoryEntry, Driver, EntryKind, Finding, Folder, FolderKind,
+    Inspection, MailboxInfo, MailboxSection, OpenOptions, PostOffice, PropValue, Property,
+    Severity, Source, SourceError, SourceFormat, Warning,
+};
+
+use crate::messaging::{MessageIter, ORPHAN_FOLDER_ID, PstStore};
+use crate::ndb::{Header, NdbError};
+
+/// Maps a file read-only.
+///
+/// SAFETY: the file is opened read-only and the map is never written; concurrent modification
+/// of the input file while mailmig runs is unsupported (documented in the CLI help).
+#[allow(unsafe_code)]
+pub fn map_file(path: &Path) -> Result<SharedBytes, SourceError> {
+    let f = std::fs::File::open(path).map_err(|e| SourceError::io(path, e))?;
+    let len = f.metadata().map_err(|e| SourceError::io(path, e))?.len();
+    if len == 0 {
+        return Ok(Arc::new(Vec::<u8>::new()));
+    }
+    // SAFETY: see the function documentation.
+    let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| SourceError::io(path, e))?;
+    Ok(Arc::new(map))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+fn ndb_error(path: &Path, e: NdbError) -> SourceError {
+    let offset = match &e {
+        NdbError::Truncated { offset, .. }
+        | NdbError::Field { offset, .. }
+        | NdbError::HeaderCrc { offset, .. }
+        | NdbError::Limit { offset, .. }
+        | NdbError::Cycle { offset, .. }
+        | NdbError::Inflate { offset, .. } => *offset,
+        _ => 0,
+    };
+    SourceError::format(file_name(path), offset, e.to_string())
+}
+
+/// Opens one store with the options.
+pub fn open_store(path: &Path, options: &OpenOptions) -> Result<PstStore, SourceError> {
+    let data = map_file(path)?;
+    PstStore::open(
+        data,
+        &file_name(path),
+        options.salvage,
+        options.code_page,
+        options.limits.clone(),
+    )
+    .map_err(|e| ndb_error(path, e))
+}
+
+/// The PST/OST driver (`--from pst`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PstDriver;
+
+impl Driver for PstDriver {
+    fn name(&self) -> &'static str {
+        "pst"
+    }
+
+    fn detect(&self, path: &Path, head: &[u8]) -> Option<Detection> {
+        if path.is_dir() || !head.starts_with(b"!BDN") {
+            return None;
+        }
+        let summary = match Header::parse(head) {
+            Ok(h) => h.summary(),
+            Err(_) => "PST/OST (header truncated)".to_string(),
+        };
+        Some(Detection {
+            driver: "pst".into(),
+            confidence: 100,
+            summary,
+            convertible: true,
+        })
+    }
+
+    fn inspect(&self, path: &Path, options: &OpenOptions) -> Result<Inspection, SourceError> {
+        let file = file_name(path);
+        let mut salvage_opts = options.clone();
+        salvage_opts.salvage = true;
+        let mut findings = Vec::new();
+        // Strict first, to report a damaged header as an error, then open in salvage mode.
+        if let Err(e) = open_store(path, options)
+            && !options.salvage
+        {
+            findings.push(
+                Finding::new(
+                    Severity::Error,
+                    "pst.open-strict",
+                    format!("{e} (salvage mode can open it)"),
+                )
+                .in_file(file.clone()),
+            );
+        }
+        let store = open_store(path, &salvage_opts)?;
+        let h = store.ndb().header().clone();
+        let budget = Budget::new(options.limits.mailbox_time_budget);
+        let tree = store.folder_tree(&budget)?;
+        let mut folders_json = Vec::new();
+        let mut total = 0usize;
+        for f in &tree.folders {
+            let mut w = Vec::new();
+            let n = store.folder_messages(f.nid, &tree, &mut w).len();
+            total += n;
+            folders_json.push(serde_json::json!({
+                "id": f.folder.id, "parent": f.folder.parent, "name": f.folder.name,
+                "kind": f.folder.kind, "class": f.folder.container_class,
+                "declared_count": f.folder.declared_count, "messages": n,
+            }));
+        }
+        for w in store
+            .ndb()
+            .warnings()
+            .into_iter()
+            .chain(tree.warnings.clone())
+        {
+            findings.push(warning_finding(w));
+        }
+        if !tree.orphans.is_empty() {
+            findings.push(
+                Finding::new(
+                    Severity::Warning,
+                    "pst.orphans",
+                    format!(
+                        "{} message(s) not reachable from any folder (salvage mode recovers them)",
+                        tree.orphans.len()
+                    ),
+                )
+                .in_file(file.clone()),
+            );
+        }
+        findings.push(Finding::new(
+            Severity::Info,
+            "pst.counts",
+            format!("{} folders, {total} messages", tree.folders.len()),
+        ));
+        let details = serde_json::json!({
+            "file": file,
+            "header": {
+                "wMagicClient": h.client_magic_str(), "wVer": h.version, "wVerClient": h.client_version,
+                "bPlatformCreate": h.platform_create, "bPlatformAccess": h.platform_access,
+                "format": h.format.describe(), "bCryptMethod": h.crypt.describe(),
+                "dwCRCPartial": format!("0x{:08X}", h.crc_partial),
+                "dwCRCPartial_computed": format!("0x{:08X}", h.crc_partial_computed),
+                "dwCRCFull": h.crc_full.map(|c| format!("0x{c:08X}")),
+                "dwCRCFull_computed": h.crc_full_computed.map(|c| format!("0x{c:08X}")),
+                "ibFileEof": h.file_eof, "fAMapValid": h.amap_valid,
+                "nbt_root": {"bid": h.nbt_root.bid, "ib": h.nbt_root.ib},
+                "bbt_root": {"bid": h.bbt_root.bid, "ib": h.bbt_root.ib},
+                "nbt_root_used": {"bid": store.ndb().nbt_root().bid, "ib": store.ndb().nbt_root().ib},
+                "bbt_root_used": {"bid": store.ndb().bbt_root().bid, "ib": store.ndb().bbt_root().ib},
+            },
+            "store": { "display_name": store.display_name(), "code_page": store.code_page(), "named_properties": store.names().len() },
+            "folders": folders_json,
+            "orphans": tree.orphans.len(),
+        });
+        Ok(Inspection {
+            driver: "pst".into(),
+            format: Some(SourceFormat::Pst),
+            summary: format!(
+                "{} — {}",
+                h.summary(),
+                store.display_name().unwrap_or_default()
+            ),
+            findings,
+            details,
+        })
+    }
+
+    fn open(
+        &self,
+        paths: &[PathBuf],
+        options: &OpenOptions,
+    ) -> Result<Box<dyn Source>, SourceError> {
+        Ok(Box::new(PstSource::open(paths, options)?))
+    }
+}
+
+fn warning_finding(w: Warning) -> Finding {
+    let mut f = Finding::new(Severity::Warning, w.code, w.message);
+    f.file = w.file;
+    f.offset = w.offset;
+    f
+}
+
+/// One or many PST/OST files as a post office: each file is one mailbox.
+pub struct PstSource {
+    post_office: PostOffice,
+    mailboxes: Vec<MailboxInfo>,
+    stores: Vec<PstStore>,
+    options: OpenOptions,
+}
+
+impl PstSource {
+    /// Opens the files (header and store properties only).
+    pub fn open(paths: &[PathBuf], options: &OpenOptions) -> Result<Self, SourceError> {
+        let mut stores = Vec::with_capacity(paths.len());
+        let mut mailboxes: Vec<MailboxInfo> = Vec::with_capacity(paths.len());
+        let mut directory = Directory::default();
+        let mut warnings = Vec::new();
+        for path in paths {
+            let store = open_store(path, options)?;
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "pst".into());
+            let base = mailmig_ir::text::safe_component(&stem, 64, "pst");
+            let mut key = base.clone();
+            let mut n = 2;
+            while mailboxes.iter().any(|m| m.key == key) {
+                key = format!("{base}-{n}");
+                n += 1;
+            }
+            let display = store.display_name().unwrap_or_else(|| stem.clone());
+            let h = store.ndb().header();
+            let properties = vec![
+                Property::new("pst:header", PropValue::Text(h.summary())),
+                Property::new("pst:file", PropValue::Text(file_name(path))),
+            ];
+            warnings.extend(store.ndb().warnings());
+            directory.entries.push(DirectoryEntry {
+                kind: EntryKind::MailboxUser,
+                id: key.clone(),
+                display_name: display.clone(),
+                ..DirectoryEntry::default()
+            });
+            mailboxes.push(MailboxInfo {
+                key: key.clone(),
+                display_name: display,
+                directory_id: Some(key),
+                source_files: vec![file_name(path)],
+                properties,
+                ..MailboxInfo::default()
+            });
+            stores.push(store);
+        }
+        let name = match paths {
+            [one] => file_name(one),
+            _ => format!("{} PST files", paths.len()),
+        };
+        Ok(PstSource {
+            post_office: PostOffice {
+                name,
+                format: SourceFormat::Pst,
+                code_page: options.code_page,
+                directory,
+                warnings,
+                ..PostOffice::default()
+            },
+            mailboxes,
+            stores,
+            options: options.clone(),
+        })
+    }
+
+    /// The opened stores, in mailbox order.
+    pub fn stores(&self) -> &[PstStore] {
+        &self.stores
+    }
+}
+
+impl Source for PstSource {
+    fn post_office(&self) -> &PostOffice {
+        &self.post_office
+    }
+
+    fn mailboxes(&self) -> &[MailboxInfo] {
+        &self.mailboxes
+    }
+
+    fn open_mailbox<'s>(
+        &'s self,
+        mailbox: &MailboxInfo,
+        budget: &Budget,
+    ) -> Result<MailboxSection<'s>, SourceError> {
+        let i = self
+            .mailboxes
+            .iter()
+            .position(|m| m.key == mailbox.key)
+            .ok_or_else(|| SourceError::NoSuchMailbox(mailbox.key.clone()))?;
+        let store = self
+            .stores
+            .get(i)
+            .ok_or_else(|| SourceError::NoSuchMailbox(mailbox.key.clone()))?;
+        let tree = store.folder_tree(budget)?;
+        let mut folders: Vec<Folder> = tree.folders.iter().map(|f| f.folder.clone()).collect();
+        let mut warnings = store.ndb().take_warnings();
+        warnings.extend(tree.warnings.iter().cloned());
+        if !tree.orphans.is_empty() {
+            if store.salvage() {
+                folders.push(Folder {
+                    id: ORPHAN_FOLDER_ID.into(),
+                    parent: None,
+                    name: "Recovered (orphans)".into(),
+                    kind: FolderKind::Custom,
+                    ..Folder::default()
+                });
+            } else {
+                warnings.push(
+                    Warning::new(
+                        "pst.orphans",
+                        format!(
+                            "{} message(s) are not reachable from any exported folder; use salvage mode to recover them",
+                            tree.orphans.len()
+                        ),
+                    )
+                    .in_file(store.ndb().file().to_string()),
+                );
+            }
+        }
+        if self.options.no_mail {
+            let mut s = MailboxSection::empty(folders);
+            s.warnings = warnings;
+            return Ok(s);
+        }
+        Ok(MailboxSection {
+            folders,
+            messages: Box::new(MessageIter::new(store, tree, budget.clone())),
+            warnings,
+        })
+    }
+}

@@ -1,0 +1,148 @@
+//! Conformance over the shared PST corpus (`shared/corpus/pst/`): for every file, mailmig must
+//! find at least as many items, embedded messages and attachments as pffexport 20180714
+//! (`expected_counts.tsv`). The tests fail when the corpus is missing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use mailmig_ir::{Budget, Driver, OpenOptions};
+use mailmig_pst::PstDriver;
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/pst")
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Counts {
+    items: u64,
+    embedded: u64,
+    attachments: u64,
+    skipped: u64,
+}
+
+fn expected() -> HashMap<String, (Option<u64>, u64, u64)> {
+    let text = std::fs::read_to_string(corpus_dir().join("expected_counts.tsv"))
+        .expect("corpus missing: shared/corpus/pst/expected_counts.tsv must exist");
+    let mut lines = text.lines().filter(|l| !l.starts_with('#'));
+    let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
+    let col = |n: &str| header.iter().position(|h| *h == n).expect(n);
+    let (f, i, e, a) = (
+        col("file"),
+        col("pffexport_items"),
+        col("pffexport_embedded"),
+        col("pffexport_attachments_all"),
+    );
+    let mut out = HashMap::new();
+    for l in lines {
+        let c: Vec<&str> = l.split('\t').collect();
+        if c.len() <= a {
+            continue;
+        }
+        out.insert(
+            c[f].to_string(),
+            (
+                c[i].parse().ok(),
+                c[e].parse().unwrap_or(0),
+                c[a].parse().unwrap_or(0),
+            ),
+        );
+    }
+    out
+}
+
+fn count(path: &Path, salvage: bool) -> Counts {
+    let mut opts = OpenOptions::default();
+    opts.salvage = salvage;
+    let src = PstDriver
+        .open(&[path.to_path_buf()], &opts)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut c = Counts::default();
+    for mb in src.mailboxes().to_vec() {
+        let sec = src
+            .open_mailbox(&mb, &Budget::unlimited())
+            .expect("open mailbox");
+        for m in sec.messages {
+            match m {
+                Ok(m) => {
+                    c.items += 1;
+                    let t = m.tally();
+                    c.embedded += t.embedded_messages;
+                    c.attachments += t.attachments;
+                }
+                Err(s) => {
+                    eprintln!("{}: skipped {s}", path.display());
+                    c.skipped += 1;
+                }
+            }
+        }
+    }
+    c
+}
+
+#[test]
+fn corpus_counts_at_least_pffexport() {
+    let exp = expected();
+    assert!(
+        exp.len() >= 27,
+        "expected_counts.tsv has {} rows",
+        exp.len()
+    );
+    let mut names: Vec<&String> = exp.keys().collect();
+    names.sort();
+    let mut failures = Vec::new();
+    eprintln!(
+        "{:<48} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
+        "file", "items", "pff", "emb", "pff", "att", "pff"
+    );
+    for name in names {
+        let (items, emb, att) = exp[name];
+        let path = corpus_dir().join(name);
+        assert!(path.exists(), "corpus file {} missing", path.display());
+        // The bad-header file: peers refuse it; we read it in salvage mode (own test below).
+        let Some(items) = items else { continue };
+        let c = count(&path, false);
+        eprintln!(
+            "{name:<48} {:>6} {items:>6} {:>6} {emb:>6} {:>6} {att:>6}",
+            c.items, c.embedded, c.attachments
+        );
+        if c.items < items || c.embedded < emb || c.attachments < att || c.skipped > 0 {
+            failures.push(format!(
+                "{name}: {c:?} vs pffexport ({items}, {emb}, {att})"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn bad_header_crc_strict_error_names_the_crc() {
+    let path = corpus_dir().join("aspose_AddingBulkMessages_badheadercrc.pst");
+    let err = match PstDriver.open(&[path], &OpenOptions::default()) {
+        Ok(_) => panic!("strict open must fail"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("dwCRCPartial"), "{err}");
+    assert!(
+        err.contains("0x424C6DB2") || err.contains("stored"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_header_crc_salvage_yields_messages() {
+    let path = corpus_dir().join("aspose_AddingBulkMessages_badheadercrc.pst");
+    let c = count(&path, true);
+    assert!(c.items > 0, "{c:?}");
+    assert_eq!(c.skipped, 0);
+}
+
+#[test]
+fn four_k_ost_yields_183_items() {
+    let c = count(
+        &corpus_dir().join("npm-pst-extractor_pstextractortest_4k.ost"),
+        false,
+    );
+    assert!(c.items >= 183, "{c:?}");
+}
