@@ -1,0 +1,294 @@
+//! Byte-level lexing shared by the stream and directory readers (notes §4.2): lines end in CR LF,
+//! LF or a lone CR; keywords are ASCII and matched case-insensitively at line starts.
+
+use memchr::memchr2;
+
+/// One line: content `start..end` (terminator excluded) and the start of the next line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Line {
+    pub start: usize,
+    pub end: usize,
+    pub next: usize,
+}
+
+/// The line starting at `pos`, never reaching past `limit`. At or past `limit` the line is
+/// empty and `next == limit`, so callers must check `pos < limit` to make progress.
+pub(crate) fn line_at(data: &[u8], pos: usize, limit: usize) -> Line {
+    let limit = limit.min(data.len());
+    if pos >= limit {
+        return Line {
+            start: limit,
+            end: limit,
+            next: limit,
+        };
+    }
+    let hay = data.get(pos..limit).unwrap_or(&[]);
+    match memchr2(b'\r', b'\n', hay) {
+        None => Line {
+            start: pos,
+            end: limit,
+            next: limit,
+        },
+        Some(i) => {
+            let end = pos + i;
+            let next = if data.get(end) == Some(&b'\r')
+                && data.get(end + 1) == Some(&b'\n')
+                && end + 1 < limit
+            {
+                end + 2
+            } else {
+                end + 1
+            };
+            Line {
+                start: pos,
+                end,
+                next,
+            }
+        }
+    }
+}
+
+/// Length of the line terminator at `pos` (0 when there is none).
+pub(crate) fn terminator_len(data: &[u8], pos: usize, limit: usize) -> usize {
+    match data.get(pos) {
+        Some(b'\r') if pos < limit => {
+            if data.get(pos + 1) == Some(&b'\n') && pos + 1 < limit {
+                2
+            } else {
+                1
+            }
+        }
+        Some(b'\n') if pos < limit => 1,
+        _ => 0,
+    }
+}
+
+/// Length of a line terminator that ends exactly at `end` (0, 1 or 2), not going below `floor`.
+pub(crate) fn trailing_terminator(data: &[u8], floor: usize, end: usize) -> usize {
+    if end <= floor {
+        return 0;
+    }
+    match data.get(end - 1) {
+        Some(b'\n') => {
+            if end >= floor + 2 && data.get(end - 2) == Some(&b'\r') {
+                2
+            } else {
+                1
+            }
+        }
+        Some(b'\r') => 1,
+        _ => 0,
+    }
+}
+
+/// True when `hay` starts with the ASCII keyword `kw`, ignoring ASCII case.
+pub(crate) fn starts_with_ci(hay: &[u8], kw: &[u8]) -> bool {
+    hay.get(..kw.len())
+        .is_some_and(|h| h.eq_ignore_ascii_case(kw))
+}
+
+/// Trims ASCII spaces and tabs on both sides.
+pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// Trims ASCII spaces and tabs on the left.
+pub(crate) fn trim_start(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    s
+}
+
+/// A `Key: value` line (notes §4.3 `other-line`): key of letters, digits, `-`, `_` and spaces,
+/// starting with a letter or digit, at most 40 bytes; value without leading spaces.
+pub(crate) fn split_key(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let head = line.get(..line.len().min(41))?;
+    let colon = memchr::memchr(b':', head)?;
+    let key = line.get(..colon)?;
+    let first = *key.first()?;
+    if !first.is_ascii_alphanumeric() {
+        return None;
+    }
+    if !key
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b' '))
+    {
+        return None;
+    }
+    let key = trim(key);
+    let value = trim_start(line.get(colon + 1..)?);
+    Some((key, value))
+}
+
+/// What a size line says (notes §4.4 step 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SizeLine {
+    /// Not a size line (something else starts here).
+    Absent,
+    /// Blank or spaces only: "no size" (KB Q287056).
+    Blank,
+    /// A decimal number.
+    Value(u64),
+    /// Digits that overflow.
+    Overflow,
+}
+
+/// Classifies a line as a size line: optional spaces, optional digits, optional spaces.
+pub(crate) fn size_line(line: &[u8]) -> SizeLine {
+    let t = trim(line);
+    if t.is_empty() {
+        return SizeLine::Blank;
+    }
+    if !t.iter().all(u8::is_ascii_digit) {
+        return SizeLine::Absent;
+    }
+    let mut v: u64 = 0;
+    for &b in t {
+        match v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(b - b'0')))
+        {
+            Some(n) => v = n,
+            None => return SizeLine::Overflow,
+        }
+    }
+    SizeLine::Value(v)
+}
+
+/// Item kinds named by an item header line (notes §4.3 `item-header`, §4.7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ItemKind {
+    Text,
+    File,
+    Fax,
+    Message,
+    Ole,
+    Other,
+}
+
+/// An item header `<Words> item:[ title]`: the kind, the words before `item`, and the title.
+pub(crate) fn item_header(line: &[u8]) -> Option<(ItemKind, &[u8], &[u8])> {
+    let head = line.get(..line.len().min(48))?;
+    let colon = memchr::memchr(b':', head)?;
+    let before = line.get(..colon)?;
+    if before.len() < 6 || !before.first()?.is_ascii_alphabetic() {
+        return None;
+    }
+    let words_end = before.len() - 5;
+    let tail = before.get(words_end..)?;
+    if !tail.eq_ignore_ascii_case(b" item") {
+        return None;
+    }
+    let words = before.get(..words_end)?;
+    if !words.iter().all(|&b| b.is_ascii_alphabetic() || b == b' ') {
+        return None;
+    }
+    let kind = if words.eq_ignore_ascii_case(b"text") {
+        ItemKind::Text
+    } else if words.eq_ignore_ascii_case(b"file") {
+        ItemKind::File
+    } else if words.eq_ignore_ascii_case(b"fax") {
+        ItemKind::Fax
+    } else if words.eq_ignore_ascii_case(b"message") {
+        ItemKind::Message
+    } else if words.eq_ignore_ascii_case(b"ole") {
+        ItemKind::Ole
+    } else {
+        ItemKind::Other
+    };
+    let title = trim(line.get(colon + 1..)?);
+    Some((kind, words, title))
+}
+
+/// True when the line starting at `pos` is `Message:` (optionally followed by spaces and other
+/// bytes, for blocks that are not CRLF-separated, KB Q184391).
+pub(crate) fn is_message_line(data: &[u8], pos: usize, limit: usize) -> bool {
+    data.get(pos..limit.min(data.len()))
+        .is_some_and(|h| starts_with_ci(h, b"Message:"))
+}
+
+/// True when a keyword line that can follow an item payload starts at `pos`: `Message:`,
+/// `Contents:` or any item header (notes §4.4 step 2).
+pub(crate) fn is_keyword_line(data: &[u8], pos: usize, limit: usize) -> bool {
+    let Some(rest) = data.get(pos..limit.min(data.len())) else {
+        return false;
+    };
+    if starts_with_ci(rest, b"Message:") || starts_with_ci(rest, b"Contents:") {
+        return true;
+    }
+    let l = line_at(data, pos, limit);
+    data.get(l.start..l.end)
+        .is_some_and(|line| item_header(line).is_some())
+}
+
+/// Position just after `kw` and any spaces, and after one line terminator if the line ends
+/// there. When other bytes follow on the same line they are left to be read as the next line
+/// (blocks not separated by CRLF, KB Q184391).
+pub(crate) fn after_keyword(data: &[u8], pos: usize, kw_len: usize, limit: usize) -> usize {
+    let mut p = pos.saturating_add(kw_len).min(limit);
+    while p < limit && matches!(data.get(p), Some(b' ' | b'\t')) {
+        p += 1;
+    }
+    p + terminator_len(data, p, limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_with_all_terminators() {
+        let d = b"a\r\nb\nc\rd";
+        let l = line_at(d, 0, d.len());
+        assert_eq!((l.start, l.end, l.next), (0, 1, 3));
+        let l = line_at(d, 3, d.len());
+        assert_eq!((l.end, l.next), (4, 5));
+        let l = line_at(d, 5, d.len());
+        assert_eq!((l.end, l.next), (6, 7));
+        let l = line_at(d, 7, d.len());
+        assert_eq!((l.end, l.next), (8, 8));
+        let l = line_at(d, 8, d.len());
+        assert_eq!(l.next, 8);
+    }
+
+    #[test]
+    fn size_lines() {
+        assert_eq!(size_line(b" 42 "), SizeLine::Value(42));
+        assert_eq!(size_line(b"   "), SizeLine::Blank);
+        assert_eq!(size_line(b""), SizeLine::Blank);
+        assert_eq!(size_line(b"From: x"), SizeLine::Absent);
+        assert_eq!(size_line(b"99999999999999999999999"), SizeLine::Overflow);
+    }
+
+    #[test]
+    fn item_headers() {
+        let (k, _, t) = item_header(b"Text item: Note G").unwrap();
+        assert_eq!((k, t), (ItemKind::Text, &b"Note G"[..]));
+        let (k, _, t) = item_header(b"File item: NOTE G.TXT 3/12/99").unwrap();
+        assert_eq!((k, t), (ItemKind::File, &b"NOTE G.TXT 3/12/99"[..]));
+        assert_eq!(item_header(b"FAX ITEM:").map(|x| x.0), Some(ItemKind::Fax));
+        assert_eq!(
+            item_header(b"Voice Mail item: x").map(|x| x.0),
+            Some(ItemKind::Other)
+        );
+        assert!(item_header(b"Subject: item: x").is_none());
+        assert!(item_header(b"From: a at b").is_none());
+    }
+
+    #[test]
+    fn keys() {
+        assert_eq!(
+            split_key(b"Subject:  hi "),
+            Some((&b"Subject"[..], &b"hi "[..]))
+        );
+        assert_eq!(split_key(b"no colon here"), None);
+        assert_eq!(split_key(b":x"), None);
+    }
+}

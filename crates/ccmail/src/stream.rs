@@ -1,0 +1,1246 @@
+//! The EXPORT stream reader (notes §4): `Message:` / size line / header lines / `Contents:` /
+//! items, read byte by byte with size-validated framing (§4.4) and the failure-mode responses
+//! of §8.
+//!
+//! Size lines are claims. An item size is accepted when the bytes after `payload + size`
+//! (allowing zero, one or two line terminators) start a keyword line (`Message:`, `Contents:`,
+//! any `… item:`) or end the input. Counting rules tried, in order (notes §4.4):
+//!
+//! * **A** — the size counts the payload only (the writer's rule, §11);
+//! * **B** — the size counts the payload and its final line terminator (seen as rule A landing
+//!   on a keyword with no terminator in between while the payload ends in one);
+//! * **C** — the size counts from the item header line, inclusive.
+//!
+//! When no rule fits, text items run to the next item keyword or `Message:` line; file, fax and
+//! other binary items run to the next *plausible* start (a keyword line followed by a size line
+//! or by header lines) and are marked damaged (`ccmail.truncated-or-merged`). `Message:` and
+//! `Contents:` sizes are never used for framing; a mismatch is a warning. [`FramingStats`]
+//! counts which rule matched so the first real export can tell the true rule (§4.4, §12).
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use mailmig_ir::blob::SharedBytes;
+use mailmig_ir::codepage;
+use mailmig_ir::dates::{DEFAULT_YEAR_PIVOT, DateOrder};
+use mailmig_ir::{
+    Attachment, AttachmentContent, AttachmentKind, Blob, Budget, Limits, Message, MessageClass,
+    PropValue, Property, SkippedItem, Warning,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::address::split_address_line;
+use crate::dates::{DateProblem, OrderEvidence, parse_date, split_file_title};
+use crate::lex::{
+    ItemKind, SizeLine, after_keyword, is_keyword_line, is_message_line, item_header, line_at,
+    size_line, split_key, starts_with_ci, terminator_len, trailing_terminator, trim,
+};
+
+/// Message class given to messages that carry `RRT:` (return receipt, notes §4.5, KB Q262989).
+/// **[I]**: the `REPORT.` prefix makes it a report; the rest names its origin.
+pub const RRT_CLASS: &str = "REPORT.CCMAIL.RRT";
+
+/// Title of text items that continue the previous one (a writer convention of mailmig, §11
+/// split rule): the reader joins such an item to the previous text with nothing in between.
+pub const CONTINUED_TITLE: &str = "(continued)";
+
+/// Property holding the titles of the text items of a message (one per item that is not a
+/// continuation), present only when some title is non-empty (notes §4.7).
+pub const TEXT_TITLES_PROPERTY: &str = "ccmail:text-item-titles";
+
+/// How a stream is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReaderConfig {
+    /// Code page of the post office (notes §6); default 850.
+    pub code_page: u16,
+    /// Day/month order of numeric dates (notes §7 rule 2); default month/day.
+    pub date_order: DateOrder,
+    /// Two-digit-year pivot (notes §7 rule 3); default 70.
+    pub year_pivot: u8,
+    /// Bounds on recipients, attachments, items and embedding depth.
+    pub limits: Limits,
+    /// The file name used in warnings and source ids.
+    pub file: String,
+}
+
+impl Default for ReaderConfig {
+    fn default() -> Self {
+        Self {
+            code_page: codepage::OEM_850,
+            date_order: DateOrder::MonthDay,
+            year_pivot: DEFAULT_YEAR_PIVOT,
+            limits: Limits::default(),
+            file: String::new(),
+        }
+    }
+}
+
+impl ReaderConfig {
+    /// The defaults, naming `file` in warnings.
+    pub fn new(file: impl Into<String>) -> Self {
+        Self {
+            file: file.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the code page.
+    pub fn with_code_page(mut self, code_page: u16) -> Self {
+        self.code_page = code_page;
+        self
+    }
+
+    /// Sets the date order.
+    pub fn with_date_order(mut self, order: DateOrder) -> Self {
+        self.date_order = order;
+        self
+    }
+
+    /// Sets the limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets the two-digit-year pivot.
+    pub fn with_year_pivot(mut self, pivot: u8) -> Self {
+        self.year_pivot = pivot;
+        self
+    }
+}
+
+/// Which size-counting rule framed the items of a stream (notes §4.4, §12 question 1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FramingStats {
+    /// Messages read.
+    pub messages: u64,
+    /// Items framed by rule A (size = payload).
+    pub rule_a: u64,
+    /// Items framed by rule B (size = payload + final terminator).
+    pub rule_b: u64,
+    /// Items framed by rule C (size counted from the item header).
+    pub rule_c: u64,
+    /// Items framed by scanning (no size, or a size no rule could confirm).
+    pub scanned: u64,
+    /// Size lines that were blank, zero (for `Message:`), overflowing or too large.
+    pub bad_sizes: u64,
+}
+
+/// A lazy reader of one EXPORT stream: an iterator of messages, one at a time.
+///
+/// Holds the input as [`SharedBytes`] (normally a memory map) and hands out attachment data as
+/// [`Blob`] windows into it. Never panics, never loops without progress: every step either
+/// consumes a line or stops.
+pub struct ExportReader {
+    owner: SharedBytes,
+    pos: usize,
+    index: u64,
+    cfg: ReaderConfig,
+    stats: FramingStats,
+    done: bool,
+    budget: Budget,
+}
+
+impl ExportReader {
+    /// A reader over `bytes`.
+    pub fn new(bytes: SharedBytes, cfg: ReaderConfig) -> Self {
+        Self {
+            owner: bytes,
+            pos: 0,
+            index: 0,
+            cfg,
+            stats: FramingStats::default(),
+            done: false,
+            budget: Budget::unlimited(),
+        }
+    }
+
+    /// A reader over owned bytes (tests, fuzzing).
+    pub fn from_vec(bytes: Vec<u8>, cfg: ReaderConfig) -> Self {
+        Self::new(Arc::new(bytes), cfg)
+    }
+
+    /// Stops with a skipped item when `budget` runs out or is cancelled.
+    pub fn with_budget(mut self, budget: Budget) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// Framing statistics of what has been read so far.
+    pub fn stats(&self) -> FramingStats {
+        self.stats
+    }
+}
+
+impl Iterator for ExportReader {
+    type Item = Result<Message, SkippedItem>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let owner = self.owner.clone();
+        let data: &[u8] = (*owner).as_ref();
+        let len = data.len();
+        if let Err(e) = self.budget.check() {
+            self.done = true;
+            return Some(Err(SkippedItem::new(
+                "mailbox",
+                format!("stopped reading the rest of the stream: {e}"),
+            )
+            .in_file(self.cfg.file.clone())
+            .at(self.pos as u64)));
+        }
+        let from = self.pos;
+        let Some(start) = find_message(data, from, len) else {
+            self.done = true;
+            let junk = data.get(from..).unwrap_or(&[]);
+            if junk.iter().any(|b| !b.is_ascii_whitespace()) {
+                return Some(Err(SkippedItem::new(
+                    "junk",
+                    format!(
+                        "{} bytes without a Message: line were not converted",
+                        junk.len()
+                    ),
+                )
+                .in_file(self.cfg.file.clone())
+                .at(from as u64)));
+            }
+            return None;
+        };
+        self.index += 1;
+        let mut cx = Cx {
+            data,
+            owner: &owner,
+            cfg: &self.cfg,
+            stats: &mut self.stats,
+        };
+        let (mut msg, end) = parse_message(&mut cx, start, len, self.index);
+        let skipped = data.get(from..start).unwrap_or(&[]);
+        if skipped.iter().any(|b| !b.is_ascii_whitespace()) {
+            msg.warnings.insert(
+                0,
+                Warning::new(
+                    "ccmail.junk",
+                    format!(
+                        "{} bytes before this Message: line were skipped",
+                        skipped.len()
+                    ),
+                )
+                .in_file(self.cfg.file.clone())
+                .at(from as u64),
+            );
+        }
+        self.stats.messages += 1;
+        self.pos = end.max(line_at(data, start, len).next);
+        Some(Ok(msg))
+    }
+}
+
+fn find_message(data: &[u8], from: usize, limit: usize) -> Option<usize> {
+    let mut p = from;
+    while p < limit {
+        if is_message_line(data, p, limit) {
+            return Some(p);
+        }
+        p = line_at(data, p, limit).next;
+    }
+    None
+}
+
+/// Evidence for the day/month order from every `Date:` line at a line start (case as
+/// written by EXPORT), for notes §7 rule 2.
+pub fn scan_date_order(data: &[u8]) -> OrderEvidence {
+    let mut ev = OrderEvidence::default();
+    for hit in memchr::memmem::find_iter(data, b"Date:") {
+        let at_line_start = hit == 0 || matches!(data.get(hit - 1), Some(b'\r' | b'\n'));
+        if !at_line_start {
+            continue;
+        }
+        let value = data.get(hit + 5..(hit + 40).min(data.len())).unwrap_or(&[]);
+        ev.add(crate::lex::trim_start(value));
+    }
+    ev
+}
+
+/// Folder names from `Folder:` header lines at line starts, in first-seen order (notes §4.8;
+/// the key is **[I]**, the real `/FOLDER` marker is unknown).
+pub fn scan_folder_names(data: &[u8], code_page: u16) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for hit in memchr::memmem::find_iter(data, b"older:") {
+        let Some(start) = hit.checked_sub(1) else {
+            continue;
+        };
+        if !matches!(data.get(start), Some(b'F' | b'f')) {
+            continue;
+        }
+        let at_line_start = start == 0 || matches!(data.get(start - 1), Some(b'\r' | b'\n'));
+        if !at_line_start {
+            continue;
+        }
+        let l = line_at(data, start, data.len());
+        let value = trim(data.get(start + 7..l.end).unwrap_or(&[]));
+        if value.is_empty() {
+            continue;
+        }
+        let name = codepage::decode(value, code_page).into_owned();
+        if !out.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+struct Cx<'a> {
+    data: &'a [u8],
+    owner: &'a SharedBytes,
+    cfg: &'a ReaderConfig,
+    stats: &'a mut FramingStats,
+}
+
+#[derive(Default)]
+struct BodyParts {
+    parts: Vec<(String, Option<String>, bool)>,
+    rtf: Option<Blob>,
+}
+
+impl<'a> Cx<'a> {
+    fn warn(&self, w: &mut Vec<Warning>, code: &str, message: String, offset: usize) {
+        let mut warning = Warning::new(code, message).at(offset as u64);
+        if !self.cfg.file.is_empty() {
+            warning = warning.in_file(self.cfg.file.clone());
+        }
+        w.push(warning);
+    }
+
+    fn bytes(&self, r: Range<usize>) -> &'a [u8] {
+        self.data.get(r).unwrap_or(&[])
+    }
+
+    fn blob(&self, r: Range<usize>) -> Blob {
+        Blob::window(self.owner.clone(), r).unwrap_or_default()
+    }
+
+    fn decode(&self, b: &[u8]) -> String {
+        codepage::decode(b, self.cfg.code_page).into_owned()
+    }
+
+    /// Reads an optional size line at `pos` (notes §4.4 step 1).
+    fn read_size(
+        &mut self,
+        pos: usize,
+        limit: usize,
+        what: &str,
+        is_message: bool,
+        w: &mut Vec<Warning>,
+    ) -> (Option<u64>, usize) {
+        self.read_size_from(pos, pos, limit, what, is_message, w)
+    }
+
+    /// Like `read_size`; sizes are checked against the bytes from `floor` on (an item header
+    /// for rule C).
+    fn read_size_from(
+        &mut self,
+        floor: usize,
+        pos: usize,
+        limit: usize,
+        what: &str,
+        is_message: bool,
+        w: &mut Vec<Warning>,
+    ) -> (Option<u64>, usize) {
+        if pos >= limit {
+            return (None, pos);
+        }
+        let l = line_at(self.data, pos, limit);
+        let raw = self.bytes(l.start..l.end);
+        match size_line(raw) {
+            SizeLine::Absent => (None, pos),
+            SizeLine::Blank => {
+                self.stats.bad_sizes += 1;
+                self.warn(
+                    w,
+                    "ccmail.size-blank",
+                    format!("blank size line after {what}: no size (KB Q287056)"),
+                    l.start,
+                );
+                (None, l.next)
+            }
+            SizeLine::Overflow => {
+                self.stats.bad_sizes += 1;
+                let raw = String::from_utf8_lossy(raw).into_owned();
+                self.warn(
+                    w,
+                    "ccmail.size-invalid",
+                    format!("size line {raw:?} after {what} overflows: no size"),
+                    l.start,
+                );
+                (None, l.next)
+            }
+            SizeLine::Value(0) if is_message => {
+                self.stats.bad_sizes += 1;
+                self.warn(
+                    w,
+                    "ccmail.size-invalid",
+                    format!("{what} size of '0': no size (KB Q287056)"),
+                    l.start,
+                );
+                (None, l.next)
+            }
+            SizeLine::Value(n) => {
+                let remaining = (limit - floor.min(l.next)) as u64;
+                if n > remaining {
+                    self.stats.bad_sizes += 1;
+                    self.warn(
+                        w,
+                        "ccmail.size-invalid",
+                        format!(
+                            "{what} size {n} is larger than the {remaining} bytes that remain: no size"
+                        ),
+                        l.start,
+                    );
+                    (None, l.next)
+                } else {
+                    (Some(n), l.next)
+                }
+            }
+        }
+    }
+
+    /// Is there a keyword line or the end after `p0`, allowing up to two terminators?
+    /// Returns the keyword position and how many terminators were skipped.
+    fn accept_end(&self, p0: usize, limit: usize) -> Option<(usize, usize)> {
+        let mut p = p0;
+        for t in 0..=2 {
+            if p >= limit {
+                return Some((limit, t));
+            }
+            if is_keyword_line(self.data, p, limit) {
+                return Some((p, t));
+            }
+            let tl = terminator_len(self.data, p, limit);
+            if tl == 0 {
+                return None;
+            }
+            p += tl;
+        }
+        if p >= limit || is_keyword_line(self.data, p, limit) {
+            return Some((p.min(limit), 3));
+        }
+        None
+    }
+
+    /// Rules A, B, C of notes §4.4: `(payload end, next position)`.
+    fn frame_sized(
+        &mut self,
+        hdr_start: usize,
+        after: usize,
+        n: u64,
+        limit: usize,
+    ) -> Option<(usize, usize)> {
+        let n = usize::try_from(n).ok()?;
+        let end = after.checked_add(n)?;
+        if end <= limit
+            && let Some((next, t)) = self.accept_end(end, limit)
+        {
+            if t == 0 {
+                let tl = trailing_terminator(self.data, after, end);
+                if tl > 0 {
+                    self.stats.rule_b += 1;
+                    return Some((end - tl, next));
+                }
+            }
+            self.stats.rule_a += 1;
+            return Some((end, next));
+        }
+        let end_c = hdr_start.checked_add(n)?;
+        if end_c >= after
+            && end_c <= limit
+            && let Some((next, t)) = self.accept_end(end_c, limit)
+        {
+            let tl = if t == 0 {
+                trailing_terminator(self.data, after, end_c)
+            } else {
+                0
+            };
+            self.stats.rule_c += 1;
+            return Some((end_c - tl, next));
+        }
+        None
+    }
+
+    /// Text payload without a usable size: up to the next item keyword or `Message:` line.
+    fn scan_text(&self, after: usize, limit: usize) -> (usize, usize) {
+        let mut p = after;
+        while p < limit {
+            let l = line_at(self.data, p, limit);
+            if is_message_line(self.data, p, limit)
+                || item_header(self.bytes(l.start..l.end)).is_some()
+            {
+                return (p - trailing_terminator(self.data, after, p), p);
+            }
+            p = l.next;
+        }
+        (limit - trailing_terminator(self.data, after, limit), limit)
+    }
+
+    /// Binary payload without a usable size: up to the next plausible item or message start
+    /// (a keyword line followed by a size line or by header lines), notes §4.4 step 3.
+    fn scan_binary(&self, after: usize, limit: usize) -> (usize, usize) {
+        let mut p = after;
+        while p < limit {
+            let l = line_at(self.data, p, limit);
+            let line = self.bytes(l.start..l.end);
+            let plausible = if starts_with_ci(line, b"Message:") {
+                let q = after_keyword(self.data, p, 8, limit);
+                let nl = line_at(self.data, q, limit);
+                let next = self.bytes(nl.start..nl.end);
+                matches!(size_line(next), SizeLine::Value(_))
+                    || split_key(next).is_some_and(|(k, _)| is_header_key(k))
+            } else if item_header(line).is_some() {
+                let nl = line_at(self.data, l.next, limit);
+                matches!(size_line(self.bytes(nl.start..nl.end)), SizeLine::Value(_))
+            } else {
+                false
+            };
+            if plausible {
+                return (p - trailing_terminator(self.data, after, p), p);
+            }
+            p = l.next;
+        }
+        (limit - trailing_terminator(self.data, after, limit), limit)
+    }
+}
+
+fn is_header_key(k: &[u8]) -> bool {
+    [
+        &b"From"[..],
+        b"Date",
+        b"To",
+        b"Cc",
+        b"Bcc",
+        b"Subject",
+        b"RRT",
+    ]
+    .iter()
+    .any(|h| k.eq_ignore_ascii_case(h))
+}
+
+fn parse_message(cx: &mut Cx<'_>, start: usize, limit: usize, index: u64) -> (Message, usize) {
+    let mut w = Vec::new();
+    let mut msg = Message::default();
+    msg.ids.native = Some(index.to_string());
+    msg.ids.offset = Some(start as u64);
+    if !cx.cfg.file.is_empty() {
+        msg.ids.file = Some(cx.cfg.file.clone());
+    }
+    let p = after_keyword(cx.data, start, 8, limit);
+    let (declared, body_start) = cx.read_size(p, limit, "Message:", true, &mut w);
+    let end = parse_body(cx, &mut msg, body_start, limit, 0, &mut w);
+    if let Some(d) = declared {
+        let actual = (end - body_start) as u64;
+        if d != actual {
+            cx.warn(
+                &mut w,
+                "ccmail.message-size",
+                format!("Message: size line says {d}, the message framed to {actual} bytes"),
+                start,
+            );
+        }
+    }
+    w.append(&mut msg.warnings);
+    msg.warnings = w;
+    (msg, end)
+}
+
+/// Header block, `Contents:` and items from `pos` up to the next `Message:` line (top level) or
+/// `limit`. Returns the position after the message.
+fn parse_body(
+    cx: &mut Cx<'_>,
+    msg: &mut Message,
+    pos: usize,
+    limit: usize,
+    depth: u32,
+    w: &mut Vec<Warning>,
+) -> usize {
+    let top = depth == 0;
+    let mut p = pos;
+    let mut contents: Option<Option<(u64, usize)>> = None;
+    while p < limit {
+        if is_message_line(cx.data, p, limit) && top {
+            break;
+        }
+        let l = line_at(cx.data, p, limit);
+        let line = cx.bytes(l.start..l.end);
+        if starts_with_ci(line, b"Contents:") {
+            let q = after_keyword(cx.data, p, 9, limit);
+            let (d, q2) = cx.read_size(q, limit, "Contents:", false, w);
+            contents = Some(d.map(|d| (d, q2)));
+            p = q2;
+            break;
+        }
+        if item_header(line).is_some() {
+            cx.warn(
+                w,
+                "ccmail.contents-missing",
+                "item header met before any Contents: line; reading items from here".into(),
+                l.start,
+            );
+            contents = Some(None);
+            break;
+        }
+        if !trim(line).is_empty() {
+            match split_key(line) {
+                Some((k, v)) => apply_header(cx, msg, k, v, l.start, top, w),
+                None => {
+                    let text = cx.decode(line);
+                    msg.properties
+                        .push(Property::new("ccmail:unparsed-line", PropValue::Text(text)));
+                    cx.warn(
+                        w,
+                        "ccmail.unparsed-line",
+                        "header line without a Key: kept as property ccmail:unparsed-line".into(),
+                        l.start,
+                    );
+                }
+            }
+        }
+        p = l.next;
+    }
+    let Some(contents) = contents else {
+        cx.warn(
+            w,
+            "ccmail.contents-missing",
+            "message has no Contents: line (KB Q234745); kept its header only".into(),
+            pos,
+        );
+        return p;
+    };
+    let mut body = BodyParts::default();
+    p = parse_items(cx, msg, &mut body, p, limit, depth, w);
+    if let Some((d, s)) = contents {
+        let actual = (p - s) as u64;
+        if d != actual {
+            cx.warn(
+                w,
+                "ccmail.contents-size",
+                format!("Contents: size line says {d}, the items framed to {actual} bytes"),
+                s,
+            );
+        }
+    }
+    finish_body(msg, body);
+    p
+}
+
+fn finish_body(msg: &mut Message, body: BodyParts) {
+    msg.body.rtf = body.rtf;
+    if body.parts.is_empty() {
+        return;
+    }
+    let mut text = String::new();
+    let mut titles = Vec::new();
+    for (i, (part, title, continued)) in body.parts.into_iter().enumerate() {
+        if i > 0 && !continued {
+            text.push_str("\r\n\r\n");
+        }
+        if i == 0 || !continued {
+            titles.push(title.unwrap_or_default());
+        }
+        text.push_str(&part);
+    }
+    msg.body.text = Some(text);
+    if titles.iter().any(|t| !t.is_empty()) {
+        msg.properties.push(Property::new(
+            TEXT_TITLES_PROPERTY,
+            PropValue::Multi(titles.into_iter().map(PropValue::Text).collect()),
+        ));
+    }
+}
+
+fn apply_header(
+    cx: &mut Cx<'_>,
+    msg: &mut Message,
+    key: &[u8],
+    value: &[u8],
+    offset: usize,
+    top: bool,
+    w: &mut Vec<Warning>,
+) {
+    let key_s = String::from_utf8_lossy(key).into_owned();
+    let lower = key_s.to_ascii_lowercase();
+    let v = cx.decode(value);
+    let addr_key = matches!(lower.as_str(), "from" | "to" | "cc" | "bcc");
+    if (addr_key || lower == "subject") && !value.is_ascii() {
+        let start = value.as_ptr() as usize - cx.data.as_ptr() as usize;
+        msg.properties.push(Property::new(
+            format!("ccmail:raw:{key_s}"),
+            PropValue::Binary(cx.blob(start..start + value.len())),
+        ));
+    }
+    if addr_key {
+        let split = split_address_line(&v);
+        if split.ambiguous {
+            cx.warn(
+                w,
+                "ccmail.address-ambiguous",
+                format!("{key_s}: line {v:?} could not be split safely; kept as one recipient"),
+                offset,
+            );
+        }
+        if split.addresses.iter().any(|a| a.name.is_none()) {
+            cx.warn(
+                w,
+                "ccmail.address-no-name",
+                format!("{key_s}: address without a name part (KB Q249133): {v:?}"),
+                offset,
+            );
+        }
+        let max = cx.cfg.limits.max_recipients as usize;
+        if lower == "from" {
+            let mut it = split.addresses.into_iter();
+            let first = it.next();
+            if msg.from.is_none() {
+                msg.from = first;
+            } else if first.is_some() {
+                msg.properties
+                    .push(Property::new("ccmail:From", PropValue::Text(v.clone())));
+            }
+            if it.next().is_some() {
+                cx.warn(
+                    w,
+                    "ccmail.from-multiple",
+                    format!("From: names several addresses; the first is the author: {v:?}"),
+                    offset,
+                );
+            }
+            return;
+        }
+        let list = match lower.as_str() {
+            "to" => &mut msg.to,
+            "cc" => &mut msg.cc,
+            _ => &mut msg.bcc,
+        };
+        for a in split.addresses {
+            if list.len() >= max {
+                cx.warn(
+                    w,
+                    "ccmail.too-many-recipients",
+                    format!("more than {max} {key_s} recipients; the rest were dropped"),
+                    offset,
+                );
+                break;
+            }
+            list.push(a);
+        }
+        return;
+    }
+    match lower.as_str() {
+        "date" => {
+            let (ts, problem) = parse_date(&v, cx.cfg.date_order, cx.cfg.year_pivot);
+            if msg.sent.is_none() {
+                msg.sent = ts;
+            }
+            if let Some(problem) = problem {
+                msg.properties
+                    .push(Property::new("ccmail:Date", PropValue::Text(v.clone())));
+                let (code, text) = match problem {
+                    DateProblem::Clamped => (
+                        "ccmail.invalid-date",
+                        format!(
+                            "impossible date {v:?} (KB Q233325) clamped to the month's last day"
+                        ),
+                    ),
+                    DateProblem::Unparsable => (
+                        "ccmail.invalid-date",
+                        format!("date {v:?} cannot be read; kept raw in ccmail:Date"),
+                    ),
+                    DateProblem::Suspicious1900 => (
+                        "ccmail.suspicious-date",
+                        format!(
+                            "date {v:?} is 1/1/1900, the Import 8.0 year-2000 defect (KB Q192595)"
+                        ),
+                    ),
+                };
+                cx.warn(w, code, text, offset);
+            }
+        }
+        "subject" if msg.subject.is_none() => msg.subject = Some(v),
+        "rrt" => {
+            msg.class = MessageClass(RRT_CLASS.into());
+            msg.properties
+                .push(Property::new("ccmail:RRT", PropValue::Text(v)));
+        }
+        "folder" if top && msg.folder.is_none() => {
+            let f = v.trim();
+            if !f.is_empty() {
+                msg.folder = Some(f.to_string());
+            }
+        }
+        _ => msg
+            .properties
+            .push(Property::new(format!("ccmail:{key_s}"), PropValue::Text(v))),
+    }
+}
+
+fn parse_items(
+    cx: &mut Cx<'_>,
+    msg: &mut Message,
+    body: &mut BodyParts,
+    pos: usize,
+    limit: usize,
+    depth: u32,
+    w: &mut Vec<Warning>,
+) -> usize {
+    let top = depth == 0;
+    let mut p = pos;
+    let mut items: u64 = 0;
+    let mut junk: Option<(usize, u64)> = None;
+    while p < limit {
+        if top && is_message_line(cx.data, p, limit) {
+            break;
+        }
+        let l = line_at(cx.data, p, limit);
+        let line = cx.bytes(l.start..l.end);
+        if let Some((kind, words, title)) = item_header(line) {
+            items += 1;
+            if items > cx.cfg.limits.max_items {
+                cx.warn(
+                    w,
+                    "ccmail.too-many-items",
+                    format!(
+                        "more than {} items; the rest of the message was skipped",
+                        cx.cfg.limits.max_items
+                    ),
+                    l.start,
+                );
+                let mut q = l.next;
+                while q < limit && !(top && is_message_line(cx.data, q, limit)) {
+                    q = line_at(cx.data, q, limit).next;
+                }
+                return q;
+            }
+            let words = String::from_utf8_lossy(words).into_owned();
+            let title = cx.decode(title);
+            p = parse_item(cx, msg, body, l, kind, &words, &title, limit, depth, w);
+            continue;
+        }
+        if !trim(line).is_empty() {
+            let j = junk.get_or_insert((l.start, 0));
+            j.1 += 1;
+        }
+        p = l.next;
+    }
+    if let Some((at, n)) = junk {
+        cx.warn(
+            w,
+            "ccmail.junk",
+            format!("{n} line(s) between items that are not item headers were skipped"),
+            at,
+        );
+    }
+    p
+}
+
+#[allow(clippy::too_many_arguments)]
+fn parse_item(
+    cx: &mut Cx<'_>,
+    msg: &mut Message,
+    body: &mut BodyParts,
+    hdr: crate::lex::Line,
+    kind: ItemKind,
+    words: &str,
+    title: &str,
+    limit: usize,
+    depth: u32,
+    w: &mut Vec<Warning>,
+) -> usize {
+    let (size, after) = cx.read_size_from(
+        hdr.start,
+        hdr.next,
+        limit,
+        &format!("{words} item:"),
+        false,
+        w,
+    );
+    let framed = match size {
+        Some(n) => {
+            let f = cx.frame_sized(hdr.start, after, n, limit);
+            if f.is_none() {
+                cx.stats.bad_sizes += 1;
+                cx.warn(
+                    w,
+                    "ccmail.size-mismatch",
+                    format!("{words} item size {n} does not land on a keyword line under rules A, B or C; scanning"),
+                    hdr.start,
+                );
+            }
+            f
+        }
+        None => None,
+    };
+    let mut damaged = false;
+    let (pend, next) = match framed {
+        Some(f) => f,
+        None => {
+            cx.stats.scanned += 1;
+            if kind == ItemKind::Text {
+                cx.scan_text(after, limit)
+            } else {
+                damaged = true;
+                cx.scan_binary(after, limit)
+            }
+        }
+    };
+    let next = next.max(hdr.next);
+    let pend = pend.max(after).min(limit);
+    let payload = cx.bytes(after..pend);
+    let title_opt = (!title.is_empty()).then(|| title.to_string());
+    if kind == ItemKind::Text {
+        if payload.starts_with(b"{\\rtf") && body.rtf.is_none() {
+            body.rtf = Some(cx.blob(after..pend));
+        } else {
+            let (text, lossy) = codepage::decode_checked(payload, cx.cfg.code_page);
+            if lossy {
+                cx.warn(
+                    w,
+                    "ccmail.undecodable-text",
+                    format!(
+                        "text item has bytes undefined in code page {}",
+                        cx.cfg.code_page
+                    ),
+                    after,
+                );
+            }
+            let continued = title == CONTINUED_TITLE && !body.parts.is_empty();
+            body.parts.push((text.into_owned(), title_opt, continued));
+        }
+        return next;
+    }
+    if msg.attachments.len() >= cx.cfg.limits.max_attachments as usize {
+        cx.warn(
+            w,
+            "ccmail.too-many-attachments",
+            format!(
+                "more than {} attachments; item skipped",
+                cx.cfg.limits.max_attachments
+            ),
+            hdr.start,
+        );
+        return next;
+    }
+    let mut att = Attachment {
+        ids: mailmig_ir::SourceIds {
+            offset: Some(hdr.start as u64),
+            ..Default::default()
+        },
+        ..Attachment::default()
+    };
+    match kind {
+        ItemKind::File => {
+            let (name, date) = split_file_title(title);
+            att.name = (!name.is_empty()).then(|| name.to_string());
+            if let Some(date) = date {
+                let (ts, problem) = parse_date(date, cx.cfg.date_order, cx.cfg.year_pivot);
+                att.modified = ts;
+                if problem.is_some() && problem != Some(DateProblem::Suspicious1900) {
+                    att.properties.push(Property::new(
+                        "ccmail:file-date",
+                        PropValue::Text(date.into()),
+                    ));
+                    cx.warn(
+                        w,
+                        "ccmail.invalid-date",
+                        format!("file item date {date:?} is not a valid date; kept raw in ccmail:file-date"),
+                        hdr.start,
+                    );
+                }
+            }
+            if !damaged && let Some(parts) = macbinary(payload) {
+                match parts {
+                    Ok((data_fork, rsrc_fork)) => {
+                        att.content = AttachmentContent::Data(
+                            cx.blob(after + data_fork.start..after + data_fork.end),
+                        );
+                        att.properties
+                            .push(Property::new("ccmail:macbinary", PropValue::Bool(true)));
+                        let rsrc = (!rsrc_fork.is_empty()).then(|| Attachment {
+                            kind: AttachmentKind::MacBinary,
+                            name: att.name.as_ref().map(|n| format!("{n}.rsrc")),
+                            content: AttachmentContent::Data(
+                                cx.blob(after + rsrc_fork.start..after + rsrc_fork.end),
+                            ),
+                            properties: vec![Property::new(
+                                "ccmail:resource-fork",
+                                PropValue::Bool(true),
+                            )],
+                            ..Attachment::default()
+                        });
+                        msg.attachments.push(att);
+                        if let Some(r) = rsrc
+                            && msg.attachments.len() < cx.cfg.limits.max_attachments as usize
+                        {
+                            msg.attachments.push(r);
+                        }
+                        return next;
+                    }
+                    Err(why) => cx.warn(
+                        w,
+                        "ccmail.macbinary-malformed",
+                        format!(
+                            "file item looks like MacBinary II but {why} (KB Q166561); kept as is"
+                        ),
+                        after,
+                    ),
+                }
+            }
+        }
+        ItemKind::Fax => {
+            att.properties.push(Property::new(
+                "ccmail:item-kind",
+                PropValue::Text("Fax".into()),
+            ));
+            let is_pcx = matches!(payload, [0x0A, 0..=5, 1, ..]);
+            let base = title_opt.clone().unwrap_or_else(|| "Fax".into());
+            if is_pcx {
+                att.mime_type = Some("image/x-pcx".into());
+                att.name = Some(if has_extension(&base) {
+                    base
+                } else {
+                    format!("{base}.pcx")
+                });
+            } else {
+                att.name = Some(base);
+                cx.warn(
+                    w,
+                    "ccmail.fax-not-pcx",
+                    "fax item is not a PCX image (KB Q184053); kept as is".into(),
+                    after,
+                );
+            }
+        }
+        ItemKind::Message => {
+            if !damaged && looks_like_header(cx, after, pend) {
+                if depth < cx.cfg.limits.max_embedding_depth {
+                    let mut inner = Message::default();
+                    inner.ids.offset = Some(after as u64);
+                    let mut iw = Vec::new();
+                    parse_body(cx, &mut inner, after, pend, depth + 1, &mut iw);
+                    iw.append(&mut inner.warnings);
+                    inner.warnings = iw;
+                    att.kind = AttachmentKind::EmbeddedMessage;
+                    att.name = title_opt;
+                    att.content = AttachmentContent::Message(Box::new(inner));
+                    msg.attachments.push(att);
+                    return next;
+                }
+                cx.warn(
+                    w,
+                    "ccmail.embedding-depth",
+                    format!(
+                        "embedded messages nested deeper than {}; kept as text",
+                        cx.cfg.limits.max_embedding_depth
+                    ),
+                    hdr.start,
+                );
+            }
+            att.name = Some(format!("{}.txt", title_opt.as_deref().unwrap_or("message")));
+        }
+        ItemKind::Ole => {
+            att.kind = AttachmentKind::Ole;
+            let base = title_opt.clone().unwrap_or_else(|| "object".into());
+            att.name = Some(if has_extension(&base) {
+                base
+            } else {
+                format!("{base}.ole")
+            });
+        }
+        ItemKind::Other | ItemKind::Text => {
+            att.properties.push(Property::new(
+                "ccmail:item-kind",
+                PropValue::Text(words.into()),
+            ));
+            att.name = Some(title_opt.clone().unwrap_or_else(|| words.to_string()));
+            cx.warn(
+                w,
+                "ccmail.unknown-item",
+                format!("unknown item kind {words:?}; kept as an opaque attachment"),
+                hdr.start,
+            );
+        }
+    }
+    if damaged {
+        att.properties
+            .push(Property::new("ccmail:damaged", PropValue::Bool(true)));
+        cx.warn(
+            w,
+            "ccmail.truncated-or-merged",
+            format!("{words} item without a usable size: kept the bytes up to the next plausible item; may be truncated or merged"),
+            hdr.start,
+        );
+    }
+    if matches!(att.content, AttachmentContent::None) {
+        att.content = AttachmentContent::Data(cx.blob(after..pend));
+    }
+    msg.attachments.push(att);
+    next
+}
+
+fn has_extension(name: &str) -> bool {
+    name.rsplit_once('.')
+        .is_some_and(|(stem, ext)| !stem.is_empty() && !ext.is_empty() && ext.len() <= 4)
+}
+
+fn looks_like_header(cx: &Cx<'_>, from: usize, limit: usize) -> bool {
+    let mut p = from;
+    while p < limit {
+        let l = line_at(cx.data, p, limit);
+        let line = cx.bytes(l.start..l.end);
+        if !trim(line).is_empty() {
+            return starts_with_ci(line, b"Contents:")
+                || split_key(line).is_some_and(|(k, _)| is_header_key(k));
+        }
+        p = l.next;
+    }
+    false
+}
+
+/// CRC-16/XMODEM (polynomial 0x1021, initial 0), the checksum of MacBinary II headers.
+fn crc16_xmodem(bytes: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &b in bytes {
+        crc ^= u16::from(b) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+type Forks = (Range<usize>, Range<usize>);
+
+/// MacBinary II detection (notes §4.7): `None` when the payload does not look like MacBinary,
+/// `Some(Ok((data fork, resource fork)))` for a valid header, `Some(Err(why))` for one that
+/// looks like MacBinary but fails its checks.
+fn macbinary(p: &[u8]) -> Option<Result<Forks, &'static str>> {
+    let h = p.get(..128)?;
+    let name_len = *h.get(1)?;
+    if h.first() != Some(&0)
+        || !(1..=63).contains(&name_len)
+        || h.get(74) != Some(&0)
+        || h.get(82) != Some(&0)
+    {
+        return None;
+    }
+    let be32 = |o: usize| -> Option<usize> {
+        let b = h.get(o..o + 4)?;
+        usize::try_from(u32::from_be_bytes([
+            *b.first()?,
+            *b.get(1)?,
+            *b.get(2)?,
+            *b.get(3)?,
+        ]))
+        .ok()
+    };
+    let stored = u16::from_be_bytes([*h.get(124)?, *h.get(125)?]);
+    if crc16_xmodem(h.get(..124)?) != stored {
+        return Some(Err("its header CRC does not match"));
+    }
+    let (Some(dlen), Some(rlen)) = (be32(83), be32(87)) else {
+        return Some(Err("its fork lengths cannot be read"));
+    };
+    let dstart = 128usize;
+    let Some(dend) = dstart.checked_add(dlen) else {
+        return Some(Err("its data fork length overflows"));
+    };
+    let rstart = dend.div_ceil(128).saturating_mul(128);
+    let Some(rend) = rstart.checked_add(rlen) else {
+        return Some(Err("its resource fork length overflows"));
+    };
+    if dend > p.len() || (rlen > 0 && rend > p.len()) {
+        return Some(Err("its fork lengths run past the item"));
+    }
+    Some(Ok((
+        dstart..dend,
+        if rlen > 0 { rstart..rend } else { 0..0 },
+    )))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn read_all(bytes: &[u8]) -> (Vec<Message>, FramingStats) {
+        let mut r = ExportReader::from_vec(bytes.to_vec(), ReaderConfig::new("t.ccm"));
+        let msgs: Vec<Message> = r.by_ref().filter_map(Result::ok).collect();
+        (msgs, r.stats())
+    }
+
+    fn codes(m: &Message) -> Vec<&str> {
+        m.warnings.iter().map(|w| w.code.as_str()).collect()
+    }
+
+    #[test]
+    fn minimal_sized_message() {
+        let s = b"Message:\r\n62\r\nFrom: A at P\r\nSubject: hi\r\nContents:\r\n20\r\nText item:\r\n3\r\nabc\r\n";
+        let (m, st) = read_all(s);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].body.text.as_deref(), Some("abc"));
+        assert_eq!(m[0].subject.as_deref(), Some("hi"));
+        assert_eq!(st.rule_a, 1);
+        assert!(m[0].warnings.is_empty(), "{:?}", m[0].warnings);
+    }
+
+    #[test]
+    fn wrong_item_size_rescans_text() {
+        let s = b"Message:\r\nFrom: A at P\r\nContents:\r\nText item:\r\n999\r\nabc\r\nMessage:\r\nFrom: B at P\r\nContents:\r\nText item:\r\n2\r\nxy\r\n";
+        let (m, st) = read_all(s);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].body.text.as_deref(), Some("abc"));
+        assert!(codes(&m[0]).contains(&"ccmail.size-invalid"));
+        assert_eq!(m[1].body.text.as_deref(), Some("xy"));
+        assert_eq!(st.scanned, 1);
+    }
+
+    #[test]
+    fn rule_b_and_c_are_recognised() {
+        // rule B: size 5 = "abc" + CRLF; rule C: size counted from the item header line.
+        let s = b"Message:\r\nContents:\r\nText item:\r\n5\r\nabc\r\nText item:\r\n19\r\nxyz\r\n";
+        let (m, st) = read_all(s);
+        assert_eq!(m[0].body.text.as_deref(), Some("abc\r\n\r\nxyz"));
+        assert_eq!((st.rule_a, st.rule_b, st.rule_c), (0, 1, 1));
+    }
+
+    #[test]
+    fn blocks_not_crlf_separated() {
+        let s = b"Message:From: A at P\r\nContents:Text item:\r\n3\r\nabcText item:\r\n2\r\nxy";
+        let (m, _) = read_all(s);
+        assert_eq!(m[0].body.text.as_deref(), Some("abc\r\n\r\nxy"));
+        assert_eq!(
+            m[0].from.as_ref().and_then(|a| a.address.as_deref()),
+            Some("A at P")
+        );
+    }
+
+    #[test]
+    fn macbinary_split() {
+        let mut h = vec![0u8; 128];
+        h[1] = 3;
+        h[2..5].copy_from_slice(b"abc");
+        h[83..87].copy_from_slice(&3u32.to_be_bytes()); // data fork length
+        h[87..91].copy_from_slice(&2u32.to_be_bytes()); // resource fork length
+        let crc = crc16_xmodem(&h[..124]);
+        h[124..126].copy_from_slice(&crc.to_be_bytes());
+        h.extend_from_slice(b"DAT");
+        h.resize(256, 0);
+        h.extend_from_slice(b"RS");
+        let r = macbinary(&h);
+        assert_eq!(r, Some(Ok((128..131, 256..258))));
+        h[124] ^= 1;
+        assert!(matches!(macbinary(&h), Some(Err(_))));
+    }
+}
