@@ -1,1 +1,4 @@
 //! mailmig-convert (work in progress)
+
+pub mod jsonl;
+pub mod sinks;

@@ -1,0 +1,970 @@
+//! MIME renderer: one IR [`Message`] as RFC 5322 / RFC 2045–2049 bytes (CRLF line ends).
+//!
+//! Built on `mail-builder` 2.x (header encoders, RFC 2047 encoded words outside quoted
+//! strings, RFC 2231 parameters, transfer-encoding choice for bodies). Everything that could
+//! vary between runs is fixed here, so the output is byte-reproducible (ARCHITECTURE.md,
+//! guarantees 3 and 5):
+//!
+//! * `Message-ID` is [`SourceIds::message_id`] when it is a well-formed `id-left@id-right`
+//!   (RFC 5322 §3.6.4); otherwise `<mailmig.HEX@mailmig.invalid>`, `HEX` being the first 32 hex
+//!   digits of a SHA-256 over the mailbox key and the source ids (or the message's position
+//!   in the mailbox when it has no source ids at all). An unusable source Message-ID is kept
+//!   in `X-Mailmig-Original-Message-Id`.
+//! * Every multipart boundary is `=_mm<24 hex digits of that digest>_<n>` (`n` counts the
+//!   multiparts of the message), checked not to occur in any part written without encoding.
+//!   The `=_` prefix cannot occur in quoted-printable or base64 output.
+//! * `Date` is `sent`, else `received`, via [`Timestamp::to_rfc5322`] (`-0000` for local
+//!   times whose zone is unknown, RFC 5322 §3.3). A message with neither gets no `Date`
+//!   rather than an invented one.
+//!
+//! Addresses without an Internet form are written as IMCEA encapsulation,
+//! `IMCEA<TYPE>-<address>@mailmig.invalid`, the native address with every byte outside
+//! RFC 5322 `atext` (and `+`) written as `+XX` hex, keeping the display name. A recipient with
+//! only a display name becomes an empty group (`Name: ;`, RFC 5322 §3.4).
+//!
+//! Raw transport headers ([`Message::headers`]): when they are *sane* — 7-bit printable
+//! ASCII, well-formed `name: value` fields with folded continuations, no line over 998 bytes,
+//! at most 256 KiB — they open the header block verbatim (trace fields such as `Received`
+//! first, as RFC 5322 §3.6.7 wants), minus every field this renderer writes itself
+//! (`Message-ID`, `Date`, the address fields, `Subject`, priority, `MIME-Version`,
+//! `Content-*`, mbox `Status`/`X-Status`, `X-Mailmig-*`): the IR fields they were decoded into
+//! are authoritative. Otherwise the whole block is kept losslessly as base64 in
+//! `X-Mailmig-Original-Headers` (folded; remove the white space before decoding).
+//!
+//! Clone-fidelity headers (guarantee 4): `X-Mailmig-Source-Id`, `X-Mailmig-Entry-Id`,
+//! `X-Mailmig-Record-Key`, `X-Mailmig-Search-Key` (upper-case hex), `X-Mailmig-Folder-Id`,
+//! `X-Mailmig-Source-File`, `X-Mailmig-Source-Offset`, plus `X-Mailmig-Received-Date` when
+//! both dates exist and `X-Mailmig-Message-Class` for classes other than `IPM.Note`. Attachment
+//! parts carry the same id headers for their own ids.
+//!
+//! Bodies: text and HTML form `multipart/alternative`; inline attachments with a Content-ID
+//! sit with the HTML in `multipart/related`; RTF is attached as `application/rtf`
+//! (`body.rtf`) when it is the only rich body (no HTML). Attachment data is always base64, so
+//! attachment bytes come back unchanged; embedded messages are `message/rfc822` parts,
+//! rendered recursively (at most [`MAX_EMBEDDING_DEPTH`] levels).
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use mail_builder::headers::address::Address as MbAddress;
+use mail_builder::headers::content_type::ContentType;
+use mail_builder::headers::message_id::MessageId;
+use mail_builder::headers::raw::Raw;
+use mail_builder::headers::text::Text;
+use mail_builder::headers::{Header, HeaderType};
+use mail_builder::mime::{BodyPart, MimePart};
+use mailmig_ir::{
+    Address, Attachment, AttachmentContent, AttachmentKind, Message, Priority, SinkError, SourceIds,
+};
+use sha2::{Digest, Sha256};
+
+/// Deepest nesting of embedded messages rendered; deeper ones make the message
+/// unrepresentable (same default as `Limits::max_embedding_depth`).
+pub const MAX_EMBEDDING_DEPTH: u32 = 32;
+
+/// Largest raw header block emitted verbatim.
+const MAX_RAW_HEADER_BYTES: usize = 256 * 1024;
+
+/// Where a message sits in its mailbox: used to derive a stable identity for messages.
+#[derive(Clone, Copy, Debug)]
+pub struct MessagePlace<'a> {
+    /// [`MailboxInfo::key`](mailmig_ir::MailboxInfo::key) of the mailbox.
+    pub mailbox_key: &'a str,
+    /// Position of the message in the mailbox's stream (0-based); only used when the message
+    /// carries no source identifiers at all.
+    pub seq: u64,
+}
+
+/// A rendered message.
+#[derive(Clone, Debug)]
+pub struct Rendered {
+    /// RFC 5322 bytes with CRLF line ends, 7-bit clean.
+    pub bytes: Vec<u8>,
+    /// SHA-256 identity digest (mailbox key + source ids) the Message-ID and boundaries
+    /// derive from.
+    pub identity: [u8; 32],
+}
+
+impl Rendered {
+    /// The first `n` lower-case hex digits of the identity digest (`n` ≤ 64).
+    pub fn identity_hex(&self, n: usize) -> String {
+        let mut s = hex_lower(&self.identity);
+        s.truncate(n);
+        s
+    }
+}
+
+/// Renders `message` as RFC 5322 bytes (CRLF line ends).
+///
+/// Errors with [`SinkError::Unrepresentable`] when embedded messages nest deeper than
+/// [`MAX_EMBEDDING_DEPTH`].
+pub fn render_message(message: &Message, place: MessagePlace<'_>) -> Result<Rendered, SinkError> {
+    let identity = message_identity(message, place);
+    let mut bytes = Vec::with_capacity(estimate_len(message));
+    write_message(message, &identity, 0, &mut bytes)?;
+    Ok(Rendered { bytes, identity })
+}
+
+fn estimate_len(message: &Message) -> usize {
+    let t = message.tally();
+    let body = message.body.text.as_ref().map_or(0, String::len)
+        + message.body.html.as_ref().map_or(0, String::len);
+    let att = usize::try_from(t.attachment_bytes).unwrap_or(usize::MAX / 2);
+    (body + att / 3 * 4 + att / 3 / 19 + 2048).min(1 << 26)
+}
+
+/// SHA-256 over a version tag, the mailbox key and every source id of the message (or its
+/// position when it has none).
+fn message_identity(message: &Message, place: MessagePlace<'_>) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"mailmig-message-v1\0");
+    h.update(place.mailbox_key.as_bytes());
+    h.update(b"\0");
+    let ids = &message.ids;
+    if ids == &SourceIds::default() {
+        h.update(b"seq\0");
+        h.update(place.seq.to_string().as_bytes());
+    } else {
+        hash_ids(&mut h, ids);
+    }
+    h.finalize().into()
+}
+
+fn hash_ids(h: &mut Sha256, ids: &SourceIds) {
+    let mut field = |tag: &[u8], value: Option<&[u8]>| {
+        h.update(tag);
+        match value {
+            Some(v) => {
+                h.update(b"=");
+                h.update((v.len() as u64).to_le_bytes());
+                h.update(v);
+            }
+            None => h.update(b"-"),
+        }
+    };
+    field(b"native", ids.native.as_deref().map(str::as_bytes));
+    field(b"entry", ids.entry_id.as_ref().map(|b| b.as_bytes()));
+    field(b"record", ids.record_key.as_ref().map(|b| b.as_bytes()));
+    field(b"search", ids.search_key.as_ref().map(|b| b.as_bytes()));
+    field(b"msgid", ids.message_id.as_deref().map(str::as_bytes));
+    let off = ids.offset.map(|o| o.to_le_bytes());
+    field(b"offset", off.as_ref().map(|o| &o[..]));
+    field(b"file", ids.file.as_deref().map(str::as_bytes));
+}
+
+fn child_identity(parent: &[u8; 32], index: usize, ids: &SourceIds) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"mailmig-embedded-v1\0");
+    h.update(parent);
+    h.update((index as u64).to_le_bytes());
+    hash_ids(&mut h, ids);
+    h.finalize().into()
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+fn hex_upper(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02X}");
+    }
+    s
+}
+
+fn put_header(out: &mut Vec<u8>, name: &str, value: impl Into<HeaderType<'static>>) {
+    put_header_ref(out, name, &value.into());
+}
+
+fn put_header_ref(out: &mut Vec<u8>, name: &str, value: &HeaderType<'_>) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    value.write_header(out, name.len() + 2);
+}
+
+fn write_message(
+    message: &Message,
+    identity: &[u8; 32],
+    depth: u32,
+    out: &mut Vec<u8>,
+) -> Result<(), SinkError> {
+    if depth > MAX_EMBEDDING_DEPTH {
+        return Err(SinkError::Unrepresentable(format!(
+            "embedded messages nest deeper than {MAX_EMBEDDING_DEPTH} levels"
+        )));
+    }
+    write_headers(message, identity, out);
+    // Embedded messages are rendered first: the boundaries must not occur in them.
+    let mut embedded: Vec<Option<Vec<u8>>> = Vec::with_capacity(message.attachments.len());
+    for (i, a) in message.attachments.iter().enumerate() {
+        embedded.push(match &a.content {
+            AttachmentContent::Message(m) => {
+                let id = child_identity(identity, i, &m.ids);
+                let mut buf = Vec::new();
+                write_message(m, &id, depth + 1, &mut buf)?;
+                Some(buf)
+            }
+            _ => None,
+        });
+    }
+    let body = build_body(message, identity, &embedded)?;
+    body.write_part(out);
+    Ok(())
+}
+
+fn write_headers(message: &Message, identity: &[u8; 32], out: &mut Vec<u8>) {
+    let mut original_b64 = None;
+    if let Some(raw) = message.headers.as_deref().filter(|h| !h.trim().is_empty()) {
+        match sane_header_fields(raw) {
+            Some(fields) => {
+                for f in fields {
+                    out.extend_from_slice(f.as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                }
+            }
+            None => {
+                original_b64 = Some(base64::engine::general_purpose::STANDARD.encode(raw));
+            }
+        }
+    }
+
+    let source_mid = message.ids.message_id.as_deref().map(strip_angles);
+    match source_mid.filter(|m| valid_msg_id(m)) {
+        Some(mid) => put_header(out, "Message-ID", MessageId::new(mid.to_string())),
+        None => {
+            let mid = format!("mailmig.{}@mailmig.invalid", &hex_lower(identity)[..32]);
+            put_header(out, "Message-ID", MessageId::new(mid));
+        }
+    }
+    if let Some(date) = message.sent.or(message.received) {
+        put_header(out, "Date", Raw::new(date.to_rfc5322()));
+    }
+    if let Some(a) = message.from.as_ref().and_then(mb_address) {
+        put_header(out, "From", a);
+    }
+    if let Some(a) = message.sender.as_ref().and_then(mb_address) {
+        put_header(out, "Sender", a);
+    }
+    for (name, list) in [
+        ("To", &message.to),
+        ("Cc", &message.cc),
+        ("Bcc", &message.bcc),
+        ("Reply-To", &message.reply_to),
+    ] {
+        let items: Vec<MbAddress<'static>> = list.iter().filter_map(mb_address).collect();
+        match items.len() {
+            0 => {}
+            1 => {
+                if let Some(one) = items.into_iter().next() {
+                    put_header(out, name, one);
+                }
+            }
+            _ => put_header(out, name, MbAddress::new_list(items)),
+        }
+    }
+    if let Some(subject) = &message.subject {
+        put_header(out, "Subject", Text::new(clean_text(subject).into_owned()));
+    }
+    match message.priority {
+        Priority::High => {
+            put_header(out, "X-Priority", Raw::new("1 (Highest)"));
+            put_header(out, "Importance", Raw::new("high"));
+        }
+        Priority::Low => {
+            put_header(out, "X-Priority", Raw::new("5 (Lowest)"));
+            put_header(out, "Importance", Raw::new("low"));
+        }
+        Priority::Normal => {}
+    }
+    if let (Some(_), Some(received)) = (message.sent, message.received) {
+        put_header(
+            out,
+            "X-Mailmig-Received-Date",
+            Raw::new(received.to_rfc5322()),
+        );
+    }
+    if message.class.0 != "IPM.Note" && !message.class.0.is_empty() {
+        put_header(
+            out,
+            "X-Mailmig-Message-Class",
+            Text::new(clean_text(&message.class.0).into_owned()),
+        );
+    }
+    if let Some(mid) = source_mid.filter(|m| !valid_msg_id(m)) {
+        put_header(
+            out,
+            "X-Mailmig-Original-Message-Id",
+            Text::new(clean_text(mid).into_owned()),
+        );
+    }
+    write_id_headers(&message.ids, out);
+    if let Some(folder) = &message.folder {
+        put_header(
+            out,
+            "X-Mailmig-Folder-Id",
+            Text::new(clean_text(folder).into_owned()),
+        );
+    }
+    if let Some(b64) = original_b64 {
+        out.extend_from_slice(b"X-Mailmig-Original-Headers:");
+        for chunk in b64.as_bytes().chunks(76) {
+            out.extend_from_slice(b"\r\n ");
+            out.extend_from_slice(chunk);
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"MIME-Version: 1.0\r\n");
+}
+
+fn write_id_headers(ids: &SourceIds, out: &mut Vec<u8>) {
+    for (name, value) in id_headers(ids) {
+        put_header_ref(out, name, &value);
+    }
+}
+
+fn id_headers(ids: &SourceIds) -> Vec<(&'static str, HeaderType<'static>)> {
+    let mut v: Vec<(&'static str, HeaderType<'static>)> = Vec::new();
+    if let Some(n) = &ids.native {
+        v.push((
+            "X-Mailmig-Source-Id",
+            Text::new(clean_text(n).into_owned()).into(),
+        ));
+    }
+    for (name, blob) in [
+        ("X-Mailmig-Entry-Id", &ids.entry_id),
+        ("X-Mailmig-Record-Key", &ids.record_key),
+        ("X-Mailmig-Search-Key", &ids.search_key),
+    ] {
+        if let Some(b) = blob {
+            v.push((name, Raw::new(hex_upper(b.as_bytes())).into()));
+        }
+    }
+    if let Some(f) = &ids.file {
+        v.push((
+            "X-Mailmig-Source-File",
+            Text::new(clean_text(f).into_owned()).into(),
+        ));
+    }
+    if let Some(o) = ids.offset {
+        v.push(("X-Mailmig-Source-Offset", Raw::new(o.to_string()).into()));
+    }
+    v
+}
+
+/// Removes control characters (CR, LF, NUL…) that have no place in a header value.
+fn clean_text(s: &str) -> Cow<'_, str> {
+    if s.chars().any(|c| c.is_control() && c != '\t') {
+        Cow::Owned(
+            s.chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+fn strip_angles(s: &str) -> &str {
+    let t = s.trim();
+    t.strip_prefix('<')
+        .and_then(|x| x.strip_suffix('>'))
+        .unwrap_or(t)
+}
+
+/// RFC 5322 §3.6.4 `msg-id` without brackets, restricted to the dot-atom / no-fold-literal
+/// forms readers accept: printable ASCII, no white space or brackets, exactly one `@` with
+/// something on both sides, at most 900 bytes.
+fn valid_msg_id(s: &str) -> bool {
+    let mut parts = s.split('@');
+    let (Some(left), Some(right), None) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    !left.is_empty()
+        && !right.is_empty()
+        && s.len() <= 900
+        && s.bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) && !b"<>\"\\(),;:".contains(&b))
+}
+
+/// RFC 5322 `atext` minus `+` (the escape character of IMCEA).
+fn imcea_keeps(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*-/=?^_`{|}~".contains(&b)
+}
+
+/// `IMCEA<TYPE>-<escaped address>@mailmig.invalid` for an address with no Internet form.
+pub fn imcea_address(addr_type: &str, address: &str) -> String {
+    let ty: String = addr_type
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let ty = if ty.is_empty() { "UNKNOWN".into() } else { ty };
+    let mut s = format!("IMCEA{ty}-");
+    for &b in address.as_bytes() {
+        if imcea_keeps(b) {
+            s.push(char::from(b));
+        } else {
+            let _ = write!(s, "+{b:02X}");
+        }
+    }
+    s.push_str("@mailmig.invalid");
+    s
+}
+
+/// True when `a` can be written between angle brackets as is.
+fn clean_internet_address(a: &str) -> bool {
+    a.len() <= 900
+        && a.bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) && !b"<>()[],;:\\\"".contains(&b))
+        && a.matches('@').count() == 1
+        && !a.starts_with('@')
+        && !a.ends_with('@')
+}
+
+fn mb_address(a: &Address) -> Option<MbAddress<'static>> {
+    let name = a
+        .name
+        .as_deref()
+        .map(|n| clean_text(n).trim().to_string())
+        .filter(|n| !n.is_empty());
+    let email = match a.internet_address().filter(|e| clean_internet_address(e)) {
+        Some(e) => Some(e.to_string()),
+        None => a
+            .address
+            .as_deref()
+            .or(a.smtp.as_deref())
+            .filter(|x| !x.trim().is_empty())
+            .map(|x| imcea_address(a.addr_type.as_deref().unwrap_or("UNKNOWN"), x.trim())),
+    };
+    match (name, email) {
+        (name, Some(email)) => Some(MbAddress::new_address(name, email)),
+        (Some(name), None) => Some(MbAddress::new_group(Some(name), Vec::new())),
+        (None, None) => None,
+    }
+}
+
+/// Splits a raw header block into fields and returns the ones to keep, or `None` when the
+/// block is not sane (see the module docs).
+fn sane_header_fields(raw: &str) -> Option<Vec<String>> {
+    if raw.len() > MAX_RAW_HEADER_BYTES {
+        return None;
+    }
+    let mut fields: Vec<String> = Vec::new();
+    let mut ended = false;
+    for line in raw.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() {
+            ended = true;
+            continue;
+        }
+        if ended
+            || line.len() > 998
+            || !line
+                .bytes()
+                .all(|b| b == b'\t' || (0x20..=0x7e).contains(&b))
+        {
+            return None;
+        }
+        if line.starts_with([' ', '\t']) {
+            let last = fields.last_mut()?;
+            last.push_str("\r\n");
+            last.push_str(line);
+        } else {
+            let (name, _) = line.split_once(':')?;
+            if name.is_empty() || !name.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+                return None;
+            }
+            fields.push(line.to_string());
+        }
+    }
+    Some(
+        fields
+            .into_iter()
+            .filter(|f| {
+                let name = f.split(':').next().unwrap_or("").to_ascii_lowercase();
+                !(GENERATED.contains(&name.as_str())
+                    || name.starts_with("content-")
+                    || name.starts_with("x-mailmig-"))
+            })
+            .collect(),
+    )
+}
+
+/// Header fields the renderer writes itself (lower case).
+const GENERATED: &[&str] = &[
+    "message-id",
+    "date",
+    "from",
+    "sender",
+    "to",
+    "cc",
+    "bcc",
+    "reply-to",
+    "subject",
+    "x-priority",
+    "importance",
+    "mime-version",
+    "status",
+    "x-status",
+];
+
+/// Hands out the message's multipart boundaries.
+struct Boundaries<'a> {
+    base: String,
+    next: u32,
+    avoid: Vec<&'a [u8]>,
+}
+
+impl Boundaries<'_> {
+    fn next(&mut self) -> Result<String, SinkError> {
+        for salt in 0..1000u32 {
+            let candidate = if salt == 0 {
+                format!("{}_{}", self.base, self.next)
+            } else {
+                format!("{}_{}_{salt}", self.base, self.next)
+            };
+            if !self
+                .avoid
+                .iter()
+                .any(|hay| memchr::memmem::find(hay, candidate.as_bytes()).is_some())
+            {
+                self.next += 1;
+                return Ok(candidate);
+            }
+        }
+        Err(SinkError::Other(
+            "no MIME boundary found that is absent from the content".into(),
+        ))
+    }
+
+    fn multipart<'x>(
+        &mut self,
+        subtype: &str,
+        parts: Vec<MimePart<'x>>,
+    ) -> Result<MimePart<'x>, SinkError> {
+        let ct =
+            ContentType::new(format!("multipart/{subtype}")).attribute("boundary", self.next()?);
+        Ok(MimePart::new(ct, BodyPart::Multipart(parts)))
+    }
+}
+
+fn text_part<'x>(subtype: &str, text: &'x str) -> MimePart<'x> {
+    MimePart::new(
+        ContentType::new(format!("text/{subtype}")).attribute("charset", "utf-8"),
+        BodyPart::Text(Cow::Borrowed(text)),
+    )
+}
+
+fn base64_lines(data: &[u8]) -> String {
+    let engine = &base64::engine::general_purpose::STANDARD;
+    let mut out = String::with_capacity(data.len() / 3 * 4 + data.len() / 57 * 2 + 8);
+    let mut first = true;
+    for chunk in data.chunks(57) {
+        if !first {
+            out.push_str("\r\n");
+        }
+        first = false;
+        engine.encode_string(chunk, &mut out);
+    }
+    out
+}
+
+/// A MIME type that is `token/token` (RFC 2045 §5.1), lower-cased; else `None`.
+fn clean_mime_type(t: &str) -> Option<String> {
+    let t = t.trim();
+    let (a, b) = t.split_once('/')?;
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|c| (0x21..=0x7e).contains(&c) && !b"()<>@,;:\\\"/[]?=".contains(&c))
+    };
+    (token(a) && token(b)).then(|| t.to_ascii_lowercase())
+}
+
+fn attachment_part<'x>(att: &Attachment, embedded: Option<&'x [u8]>) -> MimePart<'x> {
+    let name = att.name.as_deref().map(clean_text).map(|n| n.into_owned());
+    let disposition = || {
+        let d = ContentType::new(if att.inline { "inline" } else { "attachment" }.to_string());
+        match &name {
+            Some(n) if !n.is_empty() => d.attribute("filename", n.clone()),
+            _ => d,
+        }
+    };
+    let mut part = match (&att.content, embedded) {
+        (AttachmentContent::Message(_), Some(bytes)) => MimePart::new(
+            ContentType::new("message/rfc822"),
+            BodyPart::Binary(Cow::Borrowed(bytes)),
+        )
+        .header("Content-Disposition", disposition()),
+        (AttachmentContent::Data(blob), _) => {
+            let default = match att.kind {
+                AttachmentKind::MacBinary => "application/macbinary",
+                _ => "application/octet-stream",
+            };
+            let ty = att
+                .mime_type
+                .as_deref()
+                .and_then(clean_mime_type)
+                .unwrap_or_else(|| default.to_string());
+            let mut ct = ContentType::new(ty);
+            if let Some(n) = name.as_ref().filter(|n| !n.is_empty()) {
+                ct = ct.attribute("name", n.clone());
+            }
+            MimePart::new(
+                ct,
+                BodyPart::Text(Cow::Owned(base64_lines(blob.as_bytes()))),
+            )
+            .header("Content-Disposition", disposition())
+        }
+        _ => MimePart::new(
+            ContentType::new("application/octet-stream"),
+            BodyPart::Text(Cow::Borrowed("")),
+        )
+        .header("Content-Disposition", disposition())
+        .header("X-Mailmig-Attachment-Content", Raw::new("none")),
+    };
+    if let Some(cid) = att.content_id.as_deref().map(strip_angles).filter(|c| {
+        !c.is_empty()
+            && c.bytes()
+                .all(|b| (0x21..=0x7e).contains(&b) && b != b'<' && b != b'>')
+    }) {
+        part = part.header("Content-ID", MessageId::new(cid.to_string()));
+    }
+    for (n, v) in id_headers(&att.ids) {
+        part = part.header(n, v);
+    }
+    let cte = match (&att.content, embedded) {
+        (AttachmentContent::Message(_), Some(_)) => "7bit",
+        (AttachmentContent::Data(_), _) => "base64",
+        _ => "7bit",
+    };
+    part.transfer_encoding(cte)
+}
+
+fn build_body<'x>(
+    message: &'x Message,
+    identity: &[u8; 32],
+    embedded: &'x [Option<Vec<u8>>],
+) -> Result<MimePart<'x>, SinkError> {
+    let body = &message.body;
+    let mut avoid: Vec<&[u8]> = Vec::new();
+    if let Some(t) = &body.text {
+        avoid.push(t.as_bytes());
+    }
+    if let Some(h) = &body.html {
+        avoid.push(h.as_bytes());
+    }
+    avoid.extend(embedded.iter().flatten().map(Vec::as_slice));
+    let mut bnd = Boundaries {
+        base: format!("=_mm{}", &hex_lower(identity)[..24]),
+        next: 0,
+        avoid,
+    };
+
+    let text = body.text.as_deref().map(|t| text_part("plain", t));
+    let html = body.html.as_deref().map(|h| text_part("html", h));
+    let has_html = html.is_some();
+    let alternative = match (text, html) {
+        (Some(t), Some(h)) => Some(bnd.multipart("alternative", vec![t, h])?),
+        (Some(t), None) => Some(t),
+        (None, Some(h)) => Some(h),
+        (None, None) => None,
+    };
+
+    let mut related = Vec::new();
+    let mut mixed = Vec::new();
+    for (i, att) in message.attachments.iter().enumerate() {
+        let emb = embedded.get(i).and_then(Option::as_deref);
+        let part = attachment_part(att, emb);
+        let is_related = has_html
+            && att.inline
+            && att.content_id.is_some()
+            && matches!(att.content, AttachmentContent::Data(_));
+        if is_related {
+            related.push(part);
+        } else {
+            mixed.push(part);
+        }
+    }
+    if let (None, Some(rtf)) = (&body.html, &body.rtf) {
+        mixed.push(
+            MimePart::new(
+                ContentType::new("application/rtf").attribute("name", "body.rtf"),
+                BodyPart::Text(Cow::Owned(base64_lines(rtf.as_bytes()))),
+            )
+            .header(
+                "Content-Disposition",
+                ContentType::new("attachment").attribute("filename", "body.rtf"),
+            )
+            .transfer_encoding("base64"),
+        );
+    }
+
+    let main = match (alternative, related.is_empty()) {
+        (Some(alt), false) => {
+            let mut parts = Vec::with_capacity(related.len() + 1);
+            parts.push(alt);
+            parts.extend(related);
+            Some(bnd.multipart("related", parts)?)
+        }
+        (alt, _) => {
+            mixed.extend(related);
+            alt
+        }
+    };
+    Ok(match (main, mixed.is_empty()) {
+        (Some(m), true) => m,
+        (None, true) => text_part("plain", ""),
+        (main, false) => {
+            let mut parts = Vec::with_capacity(mixed.len() + 1);
+            parts.extend(main);
+            parts.extend(mixed);
+            bnd.multipart("mixed", parts)?
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailmig_ir::{Blob, Bodies};
+
+    fn place() -> MessagePlace<'static> {
+        MessagePlace {
+            mailbox_key: "u1",
+            seq: 0,
+        }
+    }
+
+    fn text(m: &Message) -> String {
+        let r = render_message(m, place()).unwrap();
+        String::from_utf8(r.bytes).unwrap()
+    }
+
+    #[test]
+    fn imcea_escapes_everything_outside_atext() {
+        assert_eq!(
+            imcea_address("ccmail", "John Smith at HQ"),
+            "IMCEACCMAIL-John+20Smith+20at+20HQ@mailmig.invalid"
+        );
+        assert_eq!(
+            imcea_address("EX", "/O=ORG/CN=J.S+x"),
+            "IMCEAEX-/O=ORG/CN=J+2ES+2Bx@mailmig.invalid"
+        );
+        assert_eq!(
+            imcea_address("", "ü"),
+            "IMCEAUNKNOWN-+C3+BC@mailmig.invalid"
+        );
+    }
+
+    #[test]
+    fn derived_message_id_is_stable_and_depends_on_ids_and_mailbox() {
+        let m = Message {
+            ids: SourceIds {
+                native: Some("0x00200024".into()),
+                ..SourceIds::default()
+            },
+            ..Message::default()
+        };
+        let a = text(&m);
+        assert_eq!(a, text(&m));
+        assert!(a.contains("Message-ID: <mailmig."));
+        let other_box = render_message(
+            &m,
+            MessagePlace {
+                mailbox_key: "u2",
+                seq: 0,
+            },
+        )
+        .unwrap();
+        assert_ne!(a.as_bytes(), &other_box.bytes[..]);
+        let given = Message {
+            ids: SourceIds {
+                message_id: Some("<abc@example.com>".into()),
+                ..SourceIds::default()
+            },
+            ..Message::default()
+        };
+        assert!(text(&given).contains("Message-ID: <abc@example.com>\r\n"));
+        let bad = Message {
+            ids: SourceIds {
+                message_id: Some("no at sign".into()),
+                ..SourceIds::default()
+            },
+            ..Message::default()
+        };
+        let t = text(&bad);
+        assert!(t.contains("Message-ID: <mailmig."));
+        assert!(t.contains("X-Mailmig-Original-Message-Id: no at sign\r\n"));
+    }
+
+    #[test]
+    fn unknown_zone_date_is_minus_0000_and_missing_date_is_omitted() {
+        let m = Message {
+            sent: "1999-03-14T09:05:00".parse().ok(),
+            ..Message::default()
+        };
+        assert!(text(&m).contains("Date: Sun, 14 Mar 1999 09:05:00 -0000\r\n"));
+        assert!(!text(&Message::default()).contains("Date:"));
+    }
+
+    #[test]
+    fn native_addresses_become_imcea_and_name_only_becomes_group() {
+        let m = Message {
+            from: Some(Address::native(
+                Some("John Smith"),
+                "CCMAIL",
+                "John Smith at HQ",
+            )),
+            to: vec![
+                Address::smtp(Some("Ann"), "ann@example.com"),
+                Address {
+                    name: Some("Nobody".into()),
+                    ..Address::default()
+                },
+            ],
+            ..Message::default()
+        };
+        let t = text(&m);
+        assert!(
+            t.contains("From: \"John Smith\" <IMCEACCMAIL-John+20Smith+20at+20HQ@mailmig.invalid>")
+                || t.contains(
+                    "From: John Smith <IMCEACCMAIL-John+20Smith+20at+20HQ@mailmig.invalid>"
+                ),
+            "{t}"
+        );
+        assert!(t.contains("<ann@example.com>"), "{t}");
+        assert!(t.contains("\"Nobody\":;"), "{t}");
+    }
+
+    #[test]
+    fn sane_raw_headers_lead_and_generated_ones_are_dropped() {
+        let m = Message {
+            subject: Some("IR subject".into()),
+            headers: Some(
+                "Received: from a\r\n\tby b; Mon, 1 Jan 2001 00:00:00 +0000\r\nSubject: old\r\nContent-Type: text/plain\r\nX-Custom: yes\r\n\r\n"
+                    .into(),
+            ),
+            ..Message::default()
+        };
+        let t = text(&m);
+        assert!(
+            t.starts_with(
+                "Received: from a\r\n\tby b; Mon, 1 Jan 2001 00:00:00 +0000\r\nX-Custom: yes\r\n"
+            ),
+            "{t}"
+        );
+        assert!(!t.contains("Subject: old"));
+        assert!(t.contains("Subject: IR subject"));
+        assert_eq!(t.matches("Content-Type:").count(), 1);
+    }
+
+    #[test]
+    fn insane_raw_headers_are_kept_as_base64() {
+        let raw = "From nobody\r\nnot a header\r\n";
+        let m = Message {
+            headers: Some(raw.into()),
+            ..Message::default()
+        };
+        let t = text(&m);
+        assert!(!t.starts_with("From nobody"));
+        let start = t.find("X-Mailmig-Original-Headers:").unwrap();
+        let rest = &t[start + "X-Mailmig-Original-Headers:".len()..];
+        let end = rest.find("\r\nMIME-Version").unwrap();
+        let b64: String = rest[..end].split_whitespace().collect();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
+        assert_eq!(decoded, raw.as_bytes());
+    }
+
+    #[test]
+    fn boundaries_are_fixed_and_avoid_body_content() {
+        let m = Message {
+            body: Bodies {
+                text: Some("hello".into()),
+                html: Some("<p>hello</p>".into()),
+                ..Bodies::default()
+            },
+            ..Message::default()
+        };
+        let r = render_message(&m, place()).unwrap();
+        let b = format!("=_mm{}_0", r.identity_hex(24));
+        let t = String::from_utf8(r.bytes).unwrap();
+        assert!(t.contains(&format!("boundary=\"{b}\"")), "{t}");
+        // A body that contains the boundary forces a salted one.
+        let m2 = Message {
+            body: Bodies {
+                text: Some(format!("--{b}\r\n")),
+                html: Some("<p>x</p>".into()),
+                ..Bodies::default()
+            },
+            ..m
+        };
+        let t2 = text(&m2);
+        assert!(t2.contains(&format!("boundary=\"{b}_1\"")), "{t2}");
+    }
+
+    #[test]
+    fn attachment_bytes_are_base64_and_ids_are_written() {
+        let data: Vec<u8> = (0..=255u8).collect();
+        let m = Message {
+            ids: SourceIds {
+                native: Some("n1".into()),
+                entry_id: Some(Blob::from_vec(vec![0, 0xAB])),
+                record_key: Some(Blob::from_vec(vec![1])),
+                search_key: Some(Blob::from_vec(vec![2])),
+                offset: Some(77),
+                file: Some("a.pst".into()),
+                ..SourceIds::default()
+            },
+            folder: Some("f1".into()),
+            attachments: vec![Attachment {
+                name: Some("bytes.bin".into()),
+                content: AttachmentContent::Data(Blob::from_vec(data.clone())),
+                ..Attachment::default()
+            }],
+            ..Message::default()
+        };
+        let t = text(&m);
+        for h in [
+            "X-Mailmig-Source-Id: n1\r\n",
+            "X-Mailmig-Entry-Id: 00AB\r\n",
+            "X-Mailmig-Record-Key: 01\r\n",
+            "X-Mailmig-Search-Key: 02\r\n",
+            "X-Mailmig-Source-File: a.pst\r\n",
+            "X-Mailmig-Source-Offset: 77\r\n",
+            "X-Mailmig-Folder-Id: f1\r\n",
+        ] {
+            assert!(t.contains(h), "{h} missing in {t}");
+        }
+        let enc = base64::engine::general_purpose::STANDARD.encode(&data[..57]);
+        assert!(t.contains(&enc));
+        assert!(t.is_ascii());
+    }
+
+    #[test]
+    fn embedding_deeper_than_the_limit_is_unrepresentable() {
+        let mut m = Message::default();
+        for _ in 0..=MAX_EMBEDDING_DEPTH + 1 {
+            m = Message {
+                attachments: vec![Attachment {
+                    kind: AttachmentKind::EmbeddedMessage,
+                    content: AttachmentContent::Message(Box::new(m)),
+                    ..Attachment::default()
+                }],
+                ..Message::default()
+            };
+        }
+        assert!(matches!(
+            render_message(&m, place()),
+            Err(SinkError::Unrepresentable(_))
+        ));
+    }
+}
