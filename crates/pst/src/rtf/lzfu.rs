@@ -203,6 +203,106 @@ pub fn decompress_rtf_lenient(data: &[u8], limits: &Limits) -> Result<Decompress
     }
 }
 
+/// Compresses `raw` into a `PidTagRtfCompressed` value of `COMPTYPE` `LZFu` ([MS-OXRTFCP]
+/// 3.1.3.1): header with `COMPSIZE`, `RAWSIZE` and the CRC, then control bytes, literals and
+/// references, ending with the end-of-stream reference.
+///
+/// Greedy matching through a hash of the next three bytes over the dictionary's current
+/// window (the initial dictionary included). The output is valid for every decoder but not
+/// byte-identical to Outlook's encoder, whose match search the specification describes only
+/// in outline. Used for fixtures and benchmarks, and by writers that need a compressed body.
+/// Inputs over 4 GiB (whose size `RAWSIZE` cannot hold) are cut to `u32::MAX` bytes.
+pub fn compress_rtf(raw: &[u8]) -> Vec<u8> {
+    let raw = raw.get(..raw.len().min(u32::MAX as usize)).unwrap_or(raw);
+    // The dictionary is the last 4096 bytes of INITIAL_DICTIONARY ++ raw: the byte at position
+    // `p` of that virtual stream sits at dictionary offset `p & 0xFFF`.
+    let base = INITIAL_DICTIONARY.len();
+    let at = |p: usize| -> u8 {
+        if p < base {
+            INITIAL_DICTIONARY.get(p).copied().unwrap_or(0)
+        } else {
+            raw.get(p - base).copied().unwrap_or(0)
+        }
+    };
+    const HASH_BITS: u32 = 14;
+    let hash = |p: usize| -> usize {
+        let v = u32::from(at(p)) | u32::from(at(p + 1)) << 8 | u32::from(at(p + 2)) << 16;
+        (v.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
+    };
+    let mut table = vec![usize::MAX; 1 << HASH_BITS];
+    for p in 0..base.saturating_sub(2) {
+        if let Some(slot) = table.get_mut(hash(p)) {
+            *slot = p;
+        }
+    }
+    let end = base + raw.len();
+    let mut body = Vec::with_capacity(raw.len() / 2 + 16);
+    let mut cur = base;
+    loop {
+        let control_at = body.len();
+        body.push(0u8);
+        let mut control = 0u8;
+        let mut finished = false;
+        for bit in 0..8 {
+            if cur >= end {
+                // End of stream: a reference to the write position (length field 0).
+                control |= 1 << bit;
+                body.extend_from_slice(&(((cur & DICT_MASK) as u16) << 4).to_be_bytes());
+                finished = true;
+                break;
+            }
+            let mut best = 0;
+            let mut best_pos = 0;
+            if cur + 3 <= end {
+                let h = hash(cur);
+                let candidate = table.get(h).copied().unwrap_or(usize::MAX);
+                if let Some(slot) = table.get_mut(h) {
+                    *slot = cur;
+                }
+                // Distance at most 4096 - 18: the copied bytes must not be overwritten by the
+                // copy itself wrapping around the ring.
+                if candidate != usize::MAX && cur - candidate <= DICT_LEN - 18 {
+                    let max = (end - cur).min(17);
+                    while best < max && at(candidate + best) == at(cur + best) {
+                        best += 1;
+                    }
+                    best_pos = candidate;
+                }
+            }
+            if best >= 3 {
+                control |= 1 << bit;
+                let token = (((best_pos & DICT_MASK) as u16) << 4) | (best as u16 - 2);
+                body.extend_from_slice(&token.to_be_bytes());
+                for p in cur + 1..cur + best {
+                    if p + 3 <= end
+                        && let Some(slot) = table.get_mut(hash(p))
+                    {
+                        *slot = p;
+                    }
+                }
+                cur += best;
+            } else {
+                body.push(at(cur));
+                cur += 1;
+            }
+        }
+        if let Some(c) = body.get_mut(control_at) {
+            *c = control;
+        }
+        if finished {
+            break;
+        }
+    }
+    let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+    let comp_size = u32::try_from(body.len() + 12).unwrap_or(u32::MAX);
+    out.extend_from_slice(&comp_size.to_le_bytes());
+    out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+    out.extend_from_slice(&COMPTYPE_COMPRESSED.to_le_bytes());
+    out.extend_from_slice(&crc(&body).to_le_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
 /// The contents after the header, as far as `COMPSIZE` says and the data has; the flag is false
 /// when `COMPSIZE` runs past the data.
 fn contents<'a>(data: &'a [u8], header: &Header) -> Option<(&'a [u8], bool)> {
@@ -431,6 +531,47 @@ pub(crate) mod tests {
             decompress_rtf(&compress(SPEC_SIMPLE_RAW), &limits()).unwrap(),
             SPEC_SIMPLE_RAW
         );
+    }
+
+    #[test]
+    fn public_compressor_round_trips() {
+        let mut long = Vec::new();
+        for i in 0..3000u32 {
+            long.extend_from_slice(format!("{{\\*\\htmltag84 <td>}}{}\\par ", i % 97).as_bytes());
+        }
+        let inputs: [&[u8]; 6] = [
+            b"",
+            b"x",
+            SPEC_SIMPLE_RAW,
+            SPEC_CROSSING_RAW,
+            &[b'a'; 5000],
+            &long,
+        ];
+        for raw in inputs {
+            let packed = compress_rtf(raw);
+            let d = decompress_rtf_lenient(&packed, &limits()).unwrap();
+            assert!(d.is_clean(), "input of {} bytes", raw.len());
+            assert_eq!(d.rtf, raw);
+        }
+        assert!(compress_rtf(&long).len() < long.len() / 4);
+        // The initial dictionary is used: the RTF prologue costs two references, not literals.
+        assert!(compress_rtf(SPEC_SIMPLE_RAW).len() <= SPEC_SIMPLE.len() + 4);
+        // The empty stream is a control byte and the end reference at offset 207 (0x0CF0).
+        assert_eq!(&compress_rtf(b"")[16..], &[0x01, 0x0C, 0xF0]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn compressor_and_decoder_agree(raw in proptest::collection::vec(
+            proptest::sample::select(b"{}\\rtf1 ansi par htmltag abc\r\n".to_vec()), 0..6000)) {
+            let packed = compress_rtf(&raw);
+            proptest::prop_assert_eq!(decompress_rtf(&packed, &limits()).unwrap(), raw);
+        }
+
+        #[test]
+        fn decoder_never_panics(data in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let _ = decompress_rtf_lenient(&data, &limits());
+        }
     }
 
     #[test]

@@ -27,7 +27,9 @@ pub mod html;
 pub mod lzfu;
 
 pub use html::{Encapsulation, encapsulation, html_from_rtf, text_from_rtf};
-pub use lzfu::{CompressionKind, Decompressed, decompress_rtf, decompress_rtf_lenient};
+pub use lzfu::{
+    CompressionKind, Decompressed, compress_rtf, decompress_rtf, decompress_rtf_lenient,
+};
 
 /// Errors of compressed-RTF decoding ([MS-OXRTFCP] 2.1.3.1.1). Offsets are byte offsets into the
 /// `PidTagRtfCompressed` value.
