@@ -2,7 +2,12 @@
 //! find at least as many items, embedded messages and attachments as pffexport 20180714
 //! (`expected_counts.tsv`). The tests fail when the corpus is missing.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

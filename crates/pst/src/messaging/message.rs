@@ -196,7 +196,7 @@ impl PstStore {
         m.body = self.bodies(&bag, ctx);
         // Recipients.
         if let Some(e) = subnodes.get(&NID_RECIPIENT_TABLE) {
-            match self.recipients(e.bid_data, &subnodes, cp, &mut m) {
+            match self.recipients(e.bid_data, e.bid_sub, cp, &mut m) {
                 Ok(()) => {}
                 Err(err) => ctx.warn(
                     "pst.recipients-unreadable",
@@ -255,14 +255,10 @@ impl PstStore {
         b
     }
 
-    fn recipients(
-        &self,
-        bid: u64,
-        subnodes: &SubnodeMap,
-        cp: u16,
-        m: &mut Message,
-    ) -> Result<(), LtpError> {
-        let node = NodeRef::open(&self.ndb, bid, subnodes)?;
+    fn recipients(&self, bid: u64, bid_sub: u64, cp: u16, m: &mut Message) -> Result<(), LtpError> {
+        // The row matrix may be a subnode of the table node itself, not of the message.
+        let subnodes = self.ndb.read_subnodes(bid_sub)?;
+        let node = NodeRef::open(&self.ndb, bid, &subnodes)?;
         let tc = node.table_context()?;
         let max = self.ndb.limits().max_recipients as usize;
         for row in 0..tc.len().min(max) {
@@ -291,7 +287,8 @@ impl PstStore {
     ) {
         let mut nids: Vec<u32> = Vec::new();
         if let Some(e) = subnodes.get(&NID_ATTACHMENT_TABLE) {
-            let res = NodeRef::open(&self.ndb, e.bid_data, subnodes).and_then(|node| {
+            let table_subs = self.ndb.read_subnodes(e.bid_sub).unwrap_or_default();
+            let res = NodeRef::open(&self.ndb, e.bid_data, &table_subs).and_then(|node| {
                 let tc = node.table_context()?;
                 Ok((0..tc.len())
                     .filter_map(|r| tc.row_id(r))

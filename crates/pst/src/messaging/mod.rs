@@ -213,14 +213,18 @@ impl PstStore {
         let views = self.store.binary(0x35E6).as_ref().and_then(entry_id_nid);
         let ipm = match ipm {
             Some(n) if all_folders.contains(&n) || self.ndb.lookup_node(n).is_ok() => n,
-            _ => {
-                warn(
-                    &mut tree,
-                    "pst.ipm-subtree",
-                    "store has no usable IPM subtree entry id; walking from the root folder".into(),
-                );
-                NID_ROOT_FOLDER
-            }
+            _ => match self.find_ipm_subtree(&folder_children) {
+                Some(n) => n,
+                None => {
+                    warn(
+                        &mut tree,
+                        "pst.ipm-subtree",
+                        "store has no usable IPM subtree entry id; walking from the root folder"
+                            .into(),
+                    );
+                    NID_ROOT_FOLDER
+                }
+            },
         };
         let mut special: HashMap<u32, FolderKind> = HashMap::new();
         for (id, kind) in [
@@ -240,6 +244,7 @@ impl PstStore {
             tops.extend(others.into_iter().map(|n| (n, false)));
         }
         let mut seen: HashSet<u32> = HashSet::new();
+        let mut used_kinds: HashSet<FolderKind> = HashSet::new();
         for (top, is_ipm) in tops {
             let start = tree.folders.len();
             let mut stack: Vec<(u32, Option<String>, u32)> = vec![(top, None, 0)];
@@ -290,7 +295,16 @@ impl PstStore {
                 } else if let Some(k) = special.get(&nid) {
                     *k
                 } else {
-                    guess_kind(&name, class.as_deref(), depth == 1 && is_ipm)
+                    // One folder per role: a guessed role already held by a folder named in
+                    // the store's entry ids (or guessed earlier) stays custom.
+                    let g = guess_kind(&name, class.as_deref(), depth == 1 && is_ipm);
+                    if g != FolderKind::Custom
+                        && (special.values().any(|k| *k == g) || !used_kinds.insert(g))
+                    {
+                        FolderKind::Custom
+                    } else {
+                        g
+                    }
                 };
                 let id = format!("0x{nid:08X}");
                 tree.folders.push(FolderNode {
@@ -332,6 +346,32 @@ impl PstStore {
         }
         tree.orphans.sort_unstable();
         Ok(tree)
+    }
+
+    /// OST stores carry no `PidTagIpmSubTreeEntryId` (their entry ids are Exchange ones):
+    /// look for a folder named `IPM_SUBTREE` with children within two levels of the root
+    /// (inferred from the corpus OSTs: `Root - Mailbox/IPM_SUBTREE`).
+    fn find_ipm_subtree(&self, nbt_children: &HashMap<u32, Vec<u32>>) -> Option<u32> {
+        let mut level = vec![NID_ROOT_FOLDER];
+        for _ in 0..2 {
+            let mut next = Vec::new();
+            for p in level {
+                for c in self.children_of(p, nbt_children) {
+                    let name = self
+                        .read_pc(c)
+                        .ok()
+                        .and_then(|props| PropBag::new(props, self.code_page).string(0x3001));
+                    if name.as_deref() == Some("IPM_SUBTREE")
+                        && !self.children_of(c, nbt_children).is_empty()
+                    {
+                        return Some(c);
+                    }
+                    next.push(c);
+                }
+            }
+            level = next;
+        }
+        None
     }
 
     /// Child folders: hierarchy table rows ∪ NBT folders whose parent is `nid`.
