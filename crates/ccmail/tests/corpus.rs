@@ -3,7 +3,12 @@
 //!
 //! Regenerate after an intended change with `MAILMIG_UPDATE_EXPECTED=1 cargo test -p
 //! mailmig-ccmail --test corpus` and review the diff.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::{Path, PathBuf};
 
@@ -100,10 +105,7 @@ fn golden_corpus() {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().path())
-            .filter(|p| {
-                p.is_dir()
-                    || p.extension().is_some_and(|e| e == "ccm")
-            })
+            .filter(|p| p.is_dir() || p.extension().is_some_and(|e| e == "ccm"))
             .collect();
         entries.sort();
         for path in entries {
@@ -127,7 +129,10 @@ fn golden_corpus() {
             }
             match std::fs::read_to_string(&expected_path) {
                 Ok(exp) if exp == pretty => {}
-                Ok(_) => failures.push(format!("{group}/{name}: differs from {}", expected_path.display())),
+                Ok(_) => failures.push(format!(
+                    "{group}/{name}: differs from {}",
+                    expected_path.display()
+                )),
                 Err(_) => failures.push(format!("{group}/{name}: no {}", expected_path.display())),
             }
         }
