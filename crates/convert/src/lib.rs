@@ -2,3 +2,5 @@
 
 pub mod jsonl;
 pub mod sinks;
+pub mod engine;
+pub mod verify;
