@@ -72,16 +72,25 @@ pub enum JsonlError {
 
 impl From<JsonlError> for SourceError {
     fn from(e: JsonlError) -> Self {
-        let message = e.to_string();
         match e {
             JsonlError::Io { path, source } => SourceError::Io { path, source },
-            JsonlError::NotPostOffice { file, offset, .. }
-            | JsonlError::BadDirName { file, offset, .. } => {
-                SourceError::format(file, offset, message)
-            }
-            JsonlError::TooManyInputs(n) => SourceError::Unsupported {
+            JsonlError::NotPostOffice {
+                file,
+                offset,
+                found,
+            } => SourceError::format(
+                file,
+                offset,
+                format!("first record is not a post_office line ({found})"),
+            ),
+            JsonlError::BadDirName {
+                file,
+                offset,
+                value,
+            } => SourceError::format(file, offset, format!("invalid mailbox dir_name {value:?}")),
+            e @ JsonlError::TooManyInputs(n) => SourceError::Unsupported {
                 what: format!("{n} jsonl inputs"),
-                explanation: message,
+                explanation: e.to_string(),
             },
         }
     }
