@@ -518,3 +518,79 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn sink_output_reads_back_as_the_same_mailboxes() {
+    use mailmig_ir::synth::{SynthSource, SynthSpec};
+    use mailmig_ir::{Budget, Driver, MailboxContext, OpenOptions, Sink, Source};
+    use mailmig_msmail::{MmffDriver, MmffSink};
+
+    let src = SynthSource::new(SynthSpec {
+        users: 3,
+        messages_per_user: 5,
+        seed: 3,
+        ..SynthSpec::default()
+    });
+    let sink = MmffSink::new(850).with_line_end(LineEnd::CrLf);
+    assert_eq!(sink.name(), "mmff");
+    let root = tempfile::tempdir().unwrap();
+    let opts = sink.options().clone();
+    let mut expected = Vec::new();
+    for mb in src.mailboxes() {
+        let sec = src.open_mailbox(mb, &Budget::unlimited()).unwrap();
+        let dir = root.path().join(&mb.key);
+        std::fs::create_dir_all(&dir).unwrap();
+        let ctx = MailboxContext {
+            post_office: src.post_office(),
+            mailbox: mb,
+            folders: &sec.folders,
+            dir_name: &mb.key,
+            no_mail: false,
+        };
+        let mut w = sink.open_mailbox(ctx, &dir).unwrap();
+        let mut mine = Vec::new();
+        for m in sec.messages.flatten() {
+            w.write_message(&m).unwrap();
+            mine.push(normalise(&m, &opts));
+        }
+        let stats = w.finish().unwrap();
+        assert_eq!(stats.messages, mine.len() as u64);
+        expected.push((mb.key.clone(), mine));
+    }
+    let drv = MmffDriver;
+    assert!(drv.detect(root.path(), &[]).is_some());
+    let back = drv
+        .open(&[root.path().to_path_buf()], &OpenOptions::default())
+        .unwrap();
+    let mut got = Vec::new();
+    for mb in back.mailboxes() {
+        let sec = back.open_mailbox(mb, &Budget::unlimited()).unwrap();
+        let msgs: Vec<Message> = sec.messages.map(|r| strip(r.unwrap())).collect();
+        got.push((mb.key.clone(), msgs));
+    }
+    // Users without mail have an empty directory, which holds no MMFF file and so no mailbox.
+    let expected: Vec<_> = expected
+        .into_iter()
+        .filter(|(_, m)| !m.is_empty())
+        .collect();
+    assert_eq!(got.len(), expected.len());
+    for ((gk, gm), (ek, em)) in got.iter().zip(&expected) {
+        assert_eq!(gk, ek);
+        assert_eq!(gm.len(), em.len());
+        for (g, e) in gm.iter().zip(em) {
+            assert_eq!(g, e);
+        }
+    }
+}
+
+/// Found by the round-trip property: in a CR file, data after the `TEXT:` line that starts with
+/// LF must not be swallowed as the second byte of a CR LF terminator.
+#[test]
+fn cr_file_with_data_starting_with_lf() {
+    let m = read(b"TO:N/P/A\rATTACHMENTS:A.DAT 1\rTEXT:0\r\n".to_vec(), 850).remove(0);
+    assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+    assert_eq!(
+        m.attachments[0].data().map(|b| b.as_bytes().to_vec()),
+        Some(vec![b'\n'])
+    );
+}

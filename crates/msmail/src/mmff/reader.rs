@@ -67,11 +67,15 @@ struct Line {
     term: Option<LineEnd>,
 }
 
+/// Reads one line. `conv` is the terminator of the message's first line: in a CR file (FFAPI
+/// `-F0`) a CR never absorbs a following LF, because the byte after the `TEXT:` line may be
+/// body or attachment data that happens to start with LF (found by the round-trip property).
 fn next_line(
     data: &[u8],
     pos: usize,
     limits: &Limits,
     file: &str,
+    conv: Option<LineEnd>,
 ) -> Result<Option<Line>, MsmailError> {
     let rest = match data.get(pos..) {
         Some(r) if !r.is_empty() => r,
@@ -80,7 +84,8 @@ fn next_line(
     let (len, term, tlen) = match memchr::memchr2(b'\r', b'\n', rest) {
         Some(i) => {
             let b = rest.get(i).copied();
-            let crlf = b == Some(b'\r') && rest.get(i + 1) == Some(&b'\n');
+            let crlf =
+                b == Some(b'\r') && conv != Some(LineEnd::Cr) && rest.get(i + 1) == Some(&b'\n');
             match (b, crlf) {
                 (_, true) => (i, Some(LineEnd::CrLf), 2),
                 (Some(b'\r'), false) => (i, Some(LineEnd::Cr), 1),
@@ -422,7 +427,7 @@ pub fn parse_message(
     let mut xtext: Option<(String, u64)> = None;
 
     loop {
-        let Some(line) = next_line(bytes, pos, limits, file)? else {
+        let Some(line) = next_line(bytes, pos, limits, file, first_term)? else {
             return Err(MsmailError::MissingBody {
                 file: file.to_string(),
                 offset: start as u64,
@@ -596,7 +601,7 @@ pub fn parse_message(
                 msg.attachments.push(att);
             }
             "EXT" => {
-                let Some(vline) = next_line(bytes, pos, limits, file)? else {
+                let Some(vline) = next_line(bytes, pos, limits, file, first_term)? else {
                     return Err(MsmailError::MissingBody {
                         file: file.to_string(),
                         offset: start as u64,

@@ -294,9 +294,9 @@ fn norm_address(a: &Address, cp: u16) -> Option<Address> {
 /// * HTML and RTF bodies, flags, class, `sender`, `reply_to`, headers and non-`mmff:`
 ///   properties are dropped (MMFF has no field for them);
 /// * attachments keep name and data only (kind `File`); unnamed ones are named
-///   `ATTACHnn.DAT`, `[`/`]` in names become `_`; data-less attachments are dropped.
-///
-/// Embedded messages and `mmff:xattach`/`mmff:header-text` round trips are tested separately.
+///   `ATTACHnn.DAT`, `[`/`]` in names become `_`; data-less attachments are dropped;
+///   an embedded message becomes a file attachment holding the message written as MMFF
+///   (named `EMBEDnnn.MSG` when it has no name; the reader does not unwrap it).
 pub fn normalise(msg: &Message, opts: &WriterOptions) -> Message {
     let cp = opts.code_page;
     let mut n = Message::default();
@@ -330,13 +330,20 @@ pub fn normalise(msg: &Message, opts: &WriterOptions) -> Message {
         .map(|t| cp_round(&super::reader::normalise_newlines(t), cp))
         .filter(|t| !t.is_empty());
     for (i, a) in msg.attachments.iter().enumerate() {
-        if let AttachmentContent::Data(b) = &a.content {
-            n.attachments.push(Attachment {
-                name: Some(cp_round(&attachment_name(a, i), cp)),
-                content: AttachmentContent::Data(b.clone()),
-                ..Attachment::default()
-            });
-        }
+        let data = match &a.content {
+            AttachmentContent::Data(b) => b.clone(),
+            AttachmentContent::Message(m) if opts.max_embedding_depth > 0 => {
+                let mut inner = Vec::new();
+                write_at_depth(m, opts, &mut inner, 1);
+                mailmig_ir::Blob::from_vec(inner)
+            }
+            _ => continue,
+        };
+        n.attachments.push(Attachment {
+            name: Some(cp_round(&attachment_name(a, i), cp)),
+            content: AttachmentContent::Data(data),
+            ..Attachment::default()
+        });
     }
     for p in &msg.properties {
         if let (Some(tok), PropValue::Text(v)) = (p.name.strip_prefix("mmff:token:"), &p.value) {
