@@ -47,7 +47,7 @@ pub fn encapsulation(rtf: &[u8]) -> Encapsulation {
     while seen < RECOGNITION_TOKENS {
         match lexer.next_token() {
             None => break,
-            Some(Token::Text(_) | Token::Hex(_)) => {}
+            Some(Token::Text(_) | Token::Run(_) | Token::Hex(_)) => {}
             Some(Token::Word(b"fromhtml", _)) => return Encapsulation::Html,
             Some(Token::Word(b"fromtext", _)) => return Encapsulation::Text,
             Some(_) => seen += 1,
@@ -100,8 +100,10 @@ enum Token<'a> {
     Symbol(u8),
     /// `\'hh`.
     Hex(u8),
-    /// A literal byte of text, including the escaped `{`, `}` and `\`.
+    /// A literal byte of text: the escaped `{`, `}` and `\`.
     Text(u8),
+    /// A run of literal text bytes (no braces, backslashes or line breaks).
+    Run(&'a [u8]),
 }
 
 /// The RTF tokenizer (RTF specification 1.9.1, "Conventions of an RTF Reader").
@@ -139,7 +141,16 @@ impl<'a> Lexer<'a> {
                 // Raw line breaks are not text in RTF.
                 b'\r' | b'\n' => continue,
                 b'\\' => self.control(),
-                other => Token::Text(other),
+                _ => {
+                    let start = self.pos - 1;
+                    while self
+                        .peek()
+                        .is_some_and(|c| !matches!(c, b'{' | b'}' | b'\\' | b'\r' | b'\n'))
+                    {
+                        self.pos += 1;
+                    }
+                    Token::Run(self.data.get(start..self.pos).unwrap_or_default())
+                }
             });
         }
     }
@@ -254,6 +265,11 @@ impl Output {
             pending_cp: codepage::WINDOWS_1252,
             high_surrogate: None,
         }
+    }
+
+    /// True when ASCII can be appended directly (no code-page bytes or surrogate pending).
+    fn plain(&self) -> bool {
+        self.pending.is_empty() && self.high_surrogate.is_none()
     }
 
     fn byte(&mut self, b: u8, cp: u16) {
@@ -490,10 +506,21 @@ fn extract(rtf: &[u8], mode: Mode) -> String {
             skip_fallback = skip_fallback.saturating_sub(1);
             continue;
         }
-        if skip_fallback > 0 {
-            skip_fallback -= 1;
-            continue;
-        }
+        let token = match token {
+            Token::Run(run) if skip_fallback > 0 => {
+                let n = run.len().min(skip_fallback as usize);
+                skip_fallback -= n as u32;
+                match run.get(n..) {
+                    Some(rest) if !rest.is_empty() => Token::Run(rest),
+                    _ => continue,
+                }
+            }
+            _ if skip_fallback > 0 => {
+                skip_fallback -= 1;
+                continue;
+            }
+            other => other,
+        };
         if state.dest == Dest::FontTable {
             match token {
                 Token::Word(b"f", Some(n)) => defining_font = Some(n),
@@ -555,19 +582,36 @@ fn extract(rtf: &[u8], mode: Mode) -> String {
                 Dest::HtmlTag => mode == Mode::Html,
                 Dest::FontTable | Dest::Skip => false,
             };
-        let cp = if state.dest == Dest::HtmlTag {
-            ansi_cp
-        } else {
-            state
-                .font
-                .or(default_font)
-                .and_then(|f| fonts.get(&f).copied())
-                .unwrap_or(ansi_cp)
+        let code_page = || {
+            if state.dest == Dest::HtmlTag {
+                ansi_cp
+            } else {
+                state
+                    .font
+                    .or(default_font)
+                    .and_then(|f| fonts.get(&f).copied())
+                    .unwrap_or(ansi_cp)
+            }
         };
         match token {
             Token::Text(b) | Token::Hex(b) => {
                 if emit {
-                    out.byte(b, cp);
+                    out.byte(b, code_page());
+                }
+            }
+            Token::Run(run) => {
+                if emit {
+                    if out.plain()
+                        && run.is_ascii()
+                        && let Ok(ascii) = std::str::from_utf8(run)
+                    {
+                        out.text.push_str(ascii);
+                    } else {
+                        let cp = code_page();
+                        for &b in run {
+                            out.byte(b, cp);
+                        }
+                    }
                 }
             }
             Token::Word(b"u", Some(n)) => {

@@ -190,8 +190,7 @@ pub fn decompress_rtf_lenient(data: &[u8], limits: &Limits) -> Result<Decompress
                 .unwrap_or(usize::MAX)
                 .min(bound)
                 .min(cap);
-            let mut rtf = Vec::with_capacity(reserve);
-            let ended = decode_lzfu(body, &mut rtf, cap);
+            let (rtf, ended) = decode_lzfu(body, reserve, cap);
             Ok(Decompressed {
                 truncated: !complete || !ended,
                 rtf,
@@ -314,19 +313,31 @@ fn contents<'a>(data: &'a [u8], header: &Header) -> Option<(&'a [u8], bool)> {
     })
 }
 
-/// Runs the `LZFu` decoder of [MS-OXRTFCP] 3.1.3.1 over `body`, appending to `out` until the
-/// end-of-stream reference, the end of `body`, or `cap` output bytes. Returns true when the
-/// end-of-stream reference was reached (and `cap` not hit).
+/// Runs the `LZFu` decoder of [MS-OXRTFCP] 3.1.3.1 over `body`, producing at most `cap` bytes
+/// (with `reserve` bytes reserved up front). The flag is true when the end-of-stream reference
+/// was reached (and `cap` not hit).
 ///
 /// Each control byte announces eight tokens, least significant bit first: 0 is a literal byte,
 /// 1 a two-byte big-endian reference whose high 12 bits are a dictionary offset and low 4 bits
 /// the length minus 2. A reference whose offset equals the write position ends the stream.
-fn decode_lzfu(body: &[u8], out: &mut Vec<u8>, cap: usize) -> bool {
-    let mut dict = [0u8; DICT_LEN];
-    if let Some(start) = dict.get_mut(..INITIAL_DICTIONARY.len()) {
-        start.copy_from_slice(INITIAL_DICTIONARY);
-    }
-    let mut write = INITIAL_DICTIONARY.len();
+///
+/// The 4096-byte ring is not kept separately: the output itself is the dictionary, preceded by
+/// the ring's initial contents laid out so that index `i` of the buffer sits at ring offset
+/// `i & 0xFFF` (4096 zero bytes, then [`INITIAL_DICTIONARY`], so the output starts at ring
+/// offset 207). Ring offset `o` seen at write position `w` is then the byte `(w - o) & 0xFFF`
+/// positions back, and references become slice copies within the output.
+fn decode_lzfu(body: &[u8], reserve: usize, cap: usize) -> (Vec<u8>, bool) {
+    const PREFIX: usize = DICT_LEN + INITIAL_DICTIONARY.len();
+    let mut out = Vec::with_capacity(PREFIX.saturating_add(reserve));
+    out.resize(DICT_LEN, 0);
+    out.extend_from_slice(INITIAL_DICTIONARY);
+    let limit = PREFIX.saturating_add(cap);
+    let ended = decode_into(body, &mut out, limit);
+    out.drain(..PREFIX);
+    (out, ended)
+}
+
+fn decode_into(body: &[u8], out: &mut Vec<u8>, limit: usize) -> bool {
     let mut input = body.iter().copied();
     while let Some(control) = input.next() {
         for bit in 0..8 {
@@ -334,36 +345,34 @@ fn decode_lzfu(body: &[u8], out: &mut Vec<u8>, cap: usize) -> bool {
                 let Some(byte) = input.next() else {
                     return false;
                 };
-                if out.len() >= cap {
+                if out.len() >= limit {
                     return false;
                 }
-                if let Some(slot) = dict.get_mut(write) {
-                    *slot = byte;
-                }
-                write = (write + 1) & DICT_MASK;
                 out.push(byte);
             } else {
                 let (Some(hi), Some(lo)) = (input.next(), input.next()) else {
                     return false;
                 };
                 let reference = u16::from_be_bytes([hi, lo]);
-                let mut offset = usize::from(reference >> 4);
+                let offset = usize::from(reference >> 4);
                 let length = usize::from(reference & 0xF) + 2;
+                let write = out.len() & DICT_MASK;
                 if offset == write {
                     return true;
                 }
-                if out.len().saturating_add(length) > cap {
+                if out.len().saturating_add(length) > limit {
                     return false;
                 }
-                // Byte by byte: the source may overlap the bytes being written (runs).
-                for _ in 0..length {
-                    let byte = dict.get(offset).copied().unwrap_or(0);
-                    if let Some(slot) = dict.get_mut(write) {
-                        *slot = byte;
+                let distance = (write.wrapping_sub(offset)) & DICT_MASK;
+                let start = out.len() - distance;
+                if distance >= length {
+                    out.extend_from_within(start..start + length);
+                } else {
+                    // The source overlaps the bytes being written (a run): copy byte by byte.
+                    for i in start..start + length {
+                        let byte = out.get(i).copied().unwrap_or(0);
+                        out.push(byte);
                     }
-                    out.push(byte);
-                    offset = (offset + 1) & DICT_MASK;
-                    write = (write + 1) & DICT_MASK;
                 }
             }
         }
