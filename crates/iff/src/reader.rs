@@ -203,6 +203,9 @@ impl Driver for IffDriver {
     }
 }
 
+/// A resolved secondary file: its path relative to the packing list, and its bytes.
+type ResolvedFile = (String, SharedBytes);
+
 /// A mapped primary file and its sections.
 struct PrimaryFile {
     rel: String,
@@ -231,7 +234,10 @@ pub struct IffSource {
     plans: HashMap<String, MailboxPlan>,
     primaries: Vec<PrimaryFile>,
     listed_secondaries: HashMap<String, PathBuf>,
-    secondary_cache: Mutex<HashMap<PathBuf, Option<(String, SharedBytes)>>>,
+    /// Pointer lookups by (primary file's directory, lower-case name), so that the file system is
+    /// probed once per secondary file, not once per message.
+    secondary_cache: Mutex<HashMap<(PathBuf, String), Option<ResolvedFile>>>,
+    memory: Option<HashMap<String, SharedBytes>>,
     packing: PackingList,
 }
 
@@ -243,11 +249,15 @@ fn iff_to_source(e: IffError) -> SourceError {
     match e {
         IffError::Io { file, source } => SourceError::io(file, source),
         IffError::Interrupted(i) => SourceError::Interrupted(i),
-        other => SourceError::format(
-            other.file().unwrap_or_default().to_string(),
-            other.offset().unwrap_or(0),
-            other.to_string(),
-        ),
+        other => {
+            let file = other.file().unwrap_or_default().to_string();
+            let text = other.to_string();
+            let message = text
+                .strip_prefix(&format!("{file}: "))
+                .unwrap_or(&text)
+                .to_string();
+            SourceError::format(file, other.offset().unwrap_or(0), message)
+        }
     }
 }
 
@@ -362,6 +372,34 @@ struct Row {
 impl IffSource {
     /// Opens the set described by the packing list at `pkl`.
     pub fn open(pkl: &Path, options: &OpenOptions) -> Result<Self, SourceError> {
+        let pkl_data = map_file(pkl).map_err(|e| io_err(pkl, e))?;
+        Self::open_impl(pkl, bytes_of(&pkl_data), None, options)
+    }
+
+    /// Opens a set held in memory (tests, fuzzing): `files` are (name, bytes) pairs, looked up
+    /// by base name, case-insensitively, for both packing-list entries and pointers.
+    pub fn from_memory(
+        pkl_name: &str,
+        pkl: &[u8],
+        files: &[(&str, &[u8])],
+        options: &OpenOptions,
+    ) -> Result<Self, SourceError> {
+        let memory = files
+            .iter()
+            .map(|(n, b)| {
+                let shared: SharedBytes = Arc::new(b.to_vec());
+                (base_name(n).to_lowercase(), shared)
+            })
+            .collect();
+        Self::open_impl(Path::new(pkl_name), pkl, Some(memory), options)
+    }
+
+    fn open_impl(
+        pkl: &Path,
+        pkl_bytes: &[u8],
+        memory: Option<HashMap<String, SharedBytes>>,
+        options: &OpenOptions,
+    ) -> Result<Self, SourceError> {
         let pkl_name = pkl
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -369,8 +407,7 @@ impl IffSource {
         let root = pkl
             .parent()
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        let pkl_data = map_file(pkl).map_err(|e| io_err(pkl, e))?;
-        let packing = parse_packing_list(bytes_of(&pkl_data), &pkl_name).map_err(iff_to_source)?;
+        let packing = parse_packing_list(pkl_bytes, &pkl_name).map_err(iff_to_source)?;
         let code_page = options.code_page.unwrap_or(packing.code_page);
         let limits = options.limits.clone();
         let mut warnings = packing.warnings.clone();
@@ -383,9 +420,17 @@ impl IffSource {
                 .replace('\\', "/")
         };
         for entry in &packing.files {
-            let resolved = resolve_case_insensitive(&root, &entry.name)
-                .or_else(|| resolve_case_insensitive(&root, base_name(&entry.name)));
-            let Some(path) = resolved.filter(|p| p.is_file()) else {
+            let resolved = match &memory {
+                Some(m) => {
+                    let base = base_name(&entry.name);
+                    m.contains_key(&base.to_lowercase())
+                        .then(|| root.join(base))
+                }
+                None => resolve_case_insensitive(&root, &entry.name)
+                    .or_else(|| resolve_case_insensitive(&root, base_name(&entry.name)))
+                    .filter(|p| p.is_file()),
+            };
+            let Some(path) = resolved else {
                 warnings.push(
                     Warning::new(
                         "iff.listed-file-missing",
@@ -404,7 +449,13 @@ impl IffSource {
                     listed_secondaries.insert(base_name(&entry.name).to_lowercase(), path);
                 }
                 FileKind::Primary => {
-                    let data = map_file(&path).map_err(|e| io_err(&path, e))?;
+                    let data = match &memory {
+                        Some(m) => m
+                            .get(&base_name(&entry.name).to_lowercase())
+                            .cloned()
+                            .unwrap_or_else(|| Arc::new(Vec::<u8>::new())),
+                        None => map_file(&path).map_err(|e| io_err(&path, e))?,
+                    };
                     let rel = rel_of(&path);
                     let (sections, w) = scan(bytes_of(&data), &rel, code_page, limits.max_line_len);
                     warnings.extend(w);
@@ -446,6 +497,7 @@ impl IffSource {
             primaries,
             listed_secondaries,
             secondary_cache: Mutex::new(HashMap::new()),
+            memory,
             packing,
         };
         src.build(&mut warnings);
@@ -1081,32 +1133,47 @@ impl IffSource {
             .path
             .parent()
             .map_or_else(|| self.root.clone(), Path::to_path_buf);
-        let path = resolve_case_insensitive(&pdir, name)
+        let key = (pdir.clone(), name.to_lowercase());
+        if let Some(hit) = self.secondary_cache.lock().ok()?.get(&key) {
+            return hit.clone();
+        }
+        let found = match &self.memory {
+            Some(m) => m
+                .get(&base_name(name).to_lowercase())
+                .map(|d| (base_name(name).to_string(), d.clone(), true)),
+            None => self.secondary_on_disk(&pdir, name),
+        };
+        let value = found.map(|(rel, data, listed)| {
+            if !listed {
+                warnings.push(
+                    Warning::new(
+                        "iff.secondary-not-listed",
+                        format!("secondary file {rel:?} is referenced by a pointer but not listed in the packing list"),
+                    )
+                    .in_file(primary.rel.clone()),
+                );
+            }
+            (rel, data)
+        });
+        if let Ok(mut cache) = self.secondary_cache.lock() {
+            cache.insert(key, value.clone());
+        }
+        value
+    }
+
+    fn secondary_on_disk(&self, pdir: &Path, name: &str) -> Option<(String, SharedBytes, bool)> {
+        let path = resolve_case_insensitive(pdir, name)
             .filter(|p| p.is_file())
             .or_else(|| resolve_case_insensitive(&self.root, name).filter(|p| p.is_file()))
             .or_else(|| self.listed_secondaries.get(&name.to_lowercase()).cloned())?;
-        let mut cache = self.secondary_cache.lock().ok()?;
-        if let Some(hit) = cache.get(&path) {
-            return hit.clone();
-        }
         let rel = path
             .strip_prefix(&self.root)
             .unwrap_or(&path)
             .to_string_lossy()
             .replace('\\', "/");
         let listed = self.listed_secondaries.values().any(|p| p == &path);
-        if !listed {
-            warnings.push(
-                Warning::new(
-                    "iff.secondary-not-listed",
-                    format!("secondary file {rel:?} is referenced by a pointer but not listed in the packing list"),
-                )
-                .in_file(primary.rel.clone()),
-            );
-        }
-        let v = map_file(&path).ok().map(|d| (rel, d));
-        cache.insert(path, v.clone());
-        v
+        let data = map_file(&path).ok()?;
+        Some((rel, data, listed))
     }
 
     fn chain(

@@ -5,9 +5,10 @@
 //!
 //! ```text
 //! <out>/<POSTOFFICE>.PKL          written by Sink::finish (Windows-1252)
-//! <out>/DIRECTORY.PRI             written by Sink::finish: the DIRECTORY section, plus a
-//!                                 header-only MAILMESSAGE section for any directory mailbox
-//!                                 user the run did not write a mailbox for (§9)
+//! <out>/DIRECTORY.PRI             written by Sink::finish: the DIRECTORY section
+//! <out>/<NNNNNNNN>.PRI            written by Sink::finish for each directory mailbox user the
+//!                                 run wrote no mailbox for: a header-only MAILMESSAGE section
+//!                                 (§9: every user gets a section and a primary file)
 //! <out>/<dir_name>/<NNNNNNNN>.PRI one per mailbox: its PAB section (if it has a personal address
 //!                                 book) and its MAILMESSAGE section — always, even with no mail
 //!                                 and with --no-mail (KB Q194218, KB Q174749)
@@ -317,6 +318,13 @@ impl IffMailboxWriter<'_> {
                 AttachmentContent::None => &[],
             };
             let name = match (&a.name, &a.content) {
+                (Some(n), AttachmentContent::Message(_)) if !n.is_empty() => {
+                    if n.to_ascii_lowercase().ends_with(".txt") {
+                        n.clone()
+                    } else {
+                        format!("{n}.txt")
+                    }
+                }
                 (Some(n), _) if !n.is_empty() => n.clone(),
                 (_, AttachmentContent::Message(inner)) => format!(
                     "{}.txt",
@@ -624,9 +632,12 @@ impl Sink for IffSink {
                 }
             }
         }
-        // Users of the directory that got no mailbox in this run still get their MAILMESSAGE
-        // section (§9, KB Q194218).
-        for e in post_office.directory.mailbox_users() {
+        let path = dir.join(DIRECTORY_FILE);
+        std::fs::write(&path, mailmig_ir::codepage::encode_lossy(&text, cp)).map_err(io(&path))?;
+        // Users of the directory that got no mailbox in this run still get their own primary
+        // file with a MAILMESSAGE section (§9, KB Q194218, KB Q174749), next to the packing list.
+        let mut extra = Vec::new();
+        for (i, e) in post_office.directory.mailbox_users().enumerate() {
             if covered.contains(&e.id) {
                 continue;
             }
@@ -636,14 +647,17 @@ impl Sink for IffSink {
                     .and_then(typed_address)
                     .unwrap_or_else(|| e.id.clone()),
             );
-            text.push_str(&format!(
-                "\r\nMAILMESSAGE,{}\r\n{}\r\n",
+            let name = format!("{:08}.PRI", i + 1);
+            let body = format!(
+                "MAILMESSAGE,{}\r\n{}\r\n",
                 quote_field(&target),
                 MAILMESSAGE_HEADER.join(",")
-            ));
+            );
+            let path = dir.join(&name);
+            std::fs::write(&path, mailmig_ir::codepage::encode_lossy(&body, cp))
+                .map_err(io(&path))?;
+            extra.push(name);
         }
-        let path = dir.join(DIRECTORY_FILE);
-        std::fs::write(&path, mailmig_ir::codepage::encode_lossy(&text, cp)).map_err(io(&path))?;
         // The packing list (§4, §12), in Windows-1252.
         let mut pkl = format!("{cp}\r\n\r\n{DIRECTORY_FILE}\r\n");
         let mut secs = Vec::new();
@@ -662,6 +676,10 @@ impl Sink for IffSink {
             if has_sec {
                 secs.push(format!("{}\\{stem}.SEC\r\n", cm.dir_name));
             }
+        }
+        for name in extra {
+            pkl.push_str(&name);
+            pkl.push_str("\r\n");
         }
         for s in secs {
             pkl.push_str(&s);

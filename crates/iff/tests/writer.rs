@@ -1,0 +1,207 @@
+//! Writer rules of exchange-iff.md §9 and §12: every mailbox user gets a `MAILMESSAGE` section
+//! (KB Q194218, KB Q174749) — with no mail, with `--no-mail`, and even when the run wrote no
+//! mailbox for them; public folders; thousands of users through the sink.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use common::{VecSource, check_all_pointers, read_all, write_set};
+use mailmig_iff::{IffDriver, IffSink};
+use mailmig_ir::synth::{SynthSource, SynthSpec};
+use mailmig_ir::{
+    Address, Bodies, Directory, DirectoryEntry, Driver, EntryKind, MailboxInfo, Message,
+    OpenOptions, PostOffice, PropValue, Property,
+};
+
+const HEADER: &str =
+    "Folder,Sender,To,Cc,Bcc,Subject,Send-Date,Received-Date,Priority,Unread,Unsent,Body\r\n";
+
+fn user(id: &str) -> DirectoryEntry {
+    DirectoryEntry {
+        kind: EntryKind::MailboxUser,
+        id: id.into(),
+        display_name: format!("User {id}"),
+        address: Some(Address::smtp(None, &format!("{id}@example.com"))),
+        ..DirectoryEntry::default()
+    }
+}
+
+fn mailbox(e: &DirectoryEntry) -> MailboxInfo {
+    MailboxInfo {
+        key: e.id.clone(),
+        display_name: e.display_name.clone(),
+        address: e.address.clone(),
+        directory_id: Some(e.id.clone()),
+        ..MailboxInfo::default()
+    }
+}
+
+fn msg(subject: &str) -> Message {
+    Message {
+        subject: Some(subject.into()),
+        body: Bodies {
+            text: Some("text".into()),
+            ..Bodies::default()
+        },
+        ..Message::default()
+    }
+}
+
+/// Three directory users: `a` has mail, `b` has none, `c` is in the directory but the source
+/// hands out no mailbox for it.
+fn three_users() -> VecSource {
+    let (a, b, c) = (user("a"), user("b"), user("c"));
+    VecSource {
+        po: PostOffice {
+            name: "PO".into(),
+            directory: Directory {
+                entries: vec![a.clone(), b.clone(), c],
+            },
+            ..PostOffice::default()
+        },
+        mailboxes: vec![mailbox(&a), mailbox(&b)],
+        contents: vec![(Vec::new(), vec![msg("hello")]), (Vec::new(), Vec::new())],
+    }
+}
+
+#[test]
+fn empty_user_gets_its_own_mailmessage_section() {
+    let out = tempfile::tempdir().unwrap();
+    write_set(&three_users(), &IffSink::default(), out.path(), false);
+    // b: no mail, own primary file = section line + header line only, no secondary file.
+    let b = std::fs::read_to_string(out.path().join("b/00000002.PRI")).unwrap();
+    assert_eq!(b, format!("MAILMESSAGE,\"SMTP:b@example.com\"\r\n{HEADER}"));
+    assert!(!out.path().join("b/00000002.SEC").exists());
+    // c: not written by the run; it still gets its own primary file next to the packing list.
+    let c = std::fs::read_to_string(out.path().join("00000003.PRI")).unwrap();
+    assert_eq!(c, format!("MAILMESSAGE,\"SMTP:c@example.com\"\r\n{HEADER}"));
+    let pkl = std::fs::read_to_string(out.path().join("PO.PKL")).unwrap();
+    assert_eq!(
+        pkl,
+        "1252\r\n\r\nDIRECTORY.PRI\r\na\\00000001.PRI\r\nb\\00000002.PRI\r\n00000003.PRI\r\na\\00000001.SEC\r\n"
+    );
+    // Reading back: three mailboxes, none flagged as missing its MAILMESSAGE section.
+    let src = IffDriver
+        .open(&[out.path().to_path_buf()], &OpenOptions::default())
+        .unwrap();
+    let keys: Vec<&str> = src.mailboxes().iter().map(|m| m.key.as_str()).collect();
+    assert_eq!(keys, ["a", "b", "c"]);
+    let all = read_all(src.as_ref());
+    assert_eq!(all[0].messages.len(), 1);
+    assert!(all[1].messages.is_empty() && all[2].messages.is_empty());
+    assert!(all.iter().all(|m| m.warnings.is_empty()), "{all:?}");
+}
+
+#[test]
+fn no_mail_still_writes_every_section() {
+    let out = tempfile::tempdir().unwrap();
+    write_set(&three_users(), &IffSink::default(), out.path(), true);
+    for (dir, stem, addr) in [("a", "00000001", "a"), ("b", "00000002", "b")] {
+        let p = std::fs::read_to_string(out.path().join(format!("{dir}/{stem}.PRI"))).unwrap();
+        assert_eq!(
+            p,
+            format!("MAILMESSAGE,\"SMTP:{addr}@example.com\"\r\n{HEADER}")
+        );
+    }
+    let pkl = std::fs::read_to_string(out.path().join("PO.PKL")).unwrap();
+    assert_eq!(
+        pkl,
+        "1252\r\n\r\nDIRECTORY.PRI\r\na\\00000001.PRI\r\nb\\00000002.PRI\r\n00000003.PRI\r\n"
+    );
+    assert!(out.path().join("00000003.PRI").is_file());
+}
+
+#[test]
+fn public_messages_and_code_page() {
+    let e = user("a");
+    let public = MailboxInfo {
+        key: "PublicMessages".into(),
+        display_name: "Public Messages".into(),
+        properties: vec![Property::new(
+            "iff:Section",
+            PropValue::Text("PublicMessages".into()),
+        )],
+        ..MailboxInfo::default()
+    };
+    let src = VecSource {
+        po: PostOffice {
+            name: "PO".into(),
+            directory: Directory {
+                entries: vec![e.clone()],
+            },
+            ..PostOffice::default()
+        },
+        mailboxes: vec![mailbox(&e), public.clone()],
+        contents: vec![
+            (Vec::new(), vec![msg("Grüße")]),
+            (Vec::new(), vec![msg("board")]),
+        ],
+    };
+    let out = tempfile::tempdir().unwrap();
+    write_set(&src, &IffSink::new(850), out.path(), false);
+    let pkl = std::fs::read(out.path().join("PO.PKL")).unwrap();
+    assert!(pkl.starts_with(b"850\r\n\r\n"));
+    let a = std::fs::read(out.path().join("a/00000001.PRI")).unwrap();
+    // "Grüße" in code page 850: ü = 0x81, ß = 0xE1.
+    assert!(a.windows(5).any(|w| w == b"Gr\x81\xe1e"), "{a:?}");
+    let p = std::fs::read_to_string(out.path().join("PublicMessages/MAILBOX.PRI")).unwrap();
+    assert!(p.starts_with("MAILMESSAGE,PublicMessages\r\n"), "{p}");
+    let back = IffDriver
+        .open(&[out.path().to_path_buf()], &OpenOptions::default())
+        .unwrap();
+    assert_eq!(back.post_office().code_page, Some(850));
+    assert_eq!(back.mailboxes()[1].key, "PublicMessages");
+    let all = read_all(back.as_ref());
+    assert_eq!(
+        all[0].messages[0].as_ref().unwrap().subject.as_deref(),
+        Some("Grüße")
+    );
+    assert_eq!(all[1].messages.len(), 1);
+}
+
+#[test]
+fn thousands_of_users_through_the_sink() {
+    let spec = SynthSpec {
+        users: 3000,
+        messages_per_user: 2,
+        empty_user_every: 7,
+        attachment_every: 2,
+        embedded_every: 3,
+        body_bytes: 200,
+        attachment_bytes: 100,
+        ..SynthSpec::default()
+    };
+    let src = SynthSource::new(spec);
+    let out = tempfile::tempdir().unwrap();
+    let t = std::time::Instant::now();
+    write_set(&src, &IffSink::default(), out.path(), false);
+    let took = t.elapsed();
+    assert!(took.as_secs() < 60, "writing 3000 users took {took:?}");
+    let back = IffDriver
+        .open(&[out.path().to_path_buf()], &OpenOptions::default())
+        .unwrap();
+    assert_eq!(back.mailboxes().len(), 3000);
+    let users = back.post_office().directory.mailbox_users().count();
+    assert_eq!(users, 3000);
+    let expected: usize = (0..3000usize)
+        .filter(|i| !(i + 1).is_multiple_of(7))
+        .count()
+        * 2;
+    let all = read_all(back.as_ref());
+    let got: usize = all.iter().map(|m| m.messages.len()).sum();
+    assert_eq!(got, expected);
+    assert!(all.iter().flat_map(|m| &m.messages).all(Result::is_ok));
+    // Embedded messages are kept as text attachments.
+    assert!(
+        all.iter()
+            .flat_map(|m| &m.messages)
+            .flat_map(|m| &m.as_ref().unwrap().attachments)
+            .any(|a| a.name.as_deref().is_some_and(|n| n.ends_with(".txt")))
+    );
+    assert_eq!(check_all_pointers(out.path()), expected);
+}
