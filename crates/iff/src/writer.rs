@@ -51,6 +51,7 @@ pub const DIRECTORY_FILE: &str = "DIRECTORY.PRI";
 /// The Exchange migration-file writer (`--to iff`).
 pub struct IffSink {
     code_page: u16,
+    home_server: Option<String>,
     written: Mutex<HashMap<String, WrittenMailbox>>,
     positions: Mutex<Option<PositionCache>>,
 }
@@ -79,9 +80,17 @@ impl IffSink {
     pub fn new(code_page: u16) -> Self {
         Self {
             code_page,
+            home_server: None,
             written: Mutex::new(HashMap::new()),
             positions: Mutex::new(None),
         }
+    }
+
+    /// Writes `server` as `Home-Server` of mailbox rows instead of `~Server` ("the server chosen
+    /// in the wizard", §12 `--home-server`); an `iff:Home-Server` property of an entry still wins.
+    pub fn with_home_server(mut self, server: impl Into<String>) -> Self {
+        self.home_server = Some(server.into());
+        self
     }
 
     /// The code page named on the packing list's first line.
@@ -501,7 +510,7 @@ fn folder_paths(folders: &[mailmig_ir::Folder]) -> HashMap<String, String> {
     out
 }
 
-fn directory_row(e: &DirectoryEntry) -> Option<String> {
+fn directory_row(e: &DirectoryEntry, home_server: Option<&str>) -> Option<String> {
     let class = match e.kind {
         EntryKind::MailboxUser => "mailbox",
         EntryKind::CustomRecipient => "remote",
@@ -522,7 +531,9 @@ fn directory_row(e: &DirectoryEntry) -> Option<String> {
         .map(|p| escape_directory(p).into_owned())
         .collect();
     let home = if e.kind == EntryKind::MailboxUser {
-        text_prop(&e.properties, "Home-Server").unwrap_or("~Server")
+        text_prop(&e.properties, "Home-Server")
+            .or(home_server)
+            .unwrap_or("~Server")
     } else {
         ""
     };
@@ -601,7 +612,7 @@ impl Sink for IffSink {
             .map(|e| e.id.as_str())
             .collect();
         for e in &post_office.directory.entries {
-            if let Some(row) = directory_row(e) {
+            if let Some(row) = directory_row(e, self.home_server.as_deref()) {
                 text.push_str(&row);
                 text.push_str("\r\n");
             }
@@ -626,7 +637,7 @@ impl Sink for IffSink {
                     address: wm.info.address.clone(),
                     ..DirectoryEntry::default()
                 };
-                if let Some(row) = directory_row(&e) {
+                if let Some(row) = directory_row(&e, self.home_server.as_deref()) {
                     text.push_str(&row);
                     text.push_str("\r\n");
                 }

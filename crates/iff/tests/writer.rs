@@ -100,7 +100,13 @@ fn empty_user_gets_its_own_mailmessage_section() {
 #[test]
 fn no_mail_still_writes_every_section() {
     let out = tempfile::tempdir().unwrap();
-    write_set(&three_users(), &IffSink::default(), out.path(), true);
+    let sink = IffSink::default().with_home_server("EXCH01");
+    write_set(&three_users(), &sink, out.path(), true);
+    let d = std::fs::read_to_string(out.path().join("DIRECTORY.PRI")).unwrap();
+    assert!(
+        d.contains("mailbox,create,a,User a,,,\"MIGRATE:SMTP:a@example.com\",EXCH01\r\n"),
+        "{d}"
+    );
     for (dir, stem, addr) in [("a", "00000001", "a"), ("b", "00000002", "b")] {
         let p = std::fs::read_to_string(out.path().join(format!("{dir}/{stem}.PRI"))).unwrap();
         assert_eq!(
