@@ -132,6 +132,20 @@ impl<'a> NodeRef<'a> {
         })
     }
 
+    /// A node over heap blocks that come from elsewhere (tests, fuzzing).
+    pub fn from_blocks(
+        ndb: &'a Ndb,
+        blocks: Vec<crate::ndb::BlockData<'a>>,
+        subnodes: &'a SubnodeMap,
+    ) -> Result<Self, LtpError> {
+        let heap = Heap::new(blocks, ndb.format() == Format::Unicode4k)?;
+        Ok(NodeRef {
+            ndb,
+            heap,
+            subnodes,
+        })
+    }
+
     /// The heap.
     pub fn heap(&self) -> &Heap<'a> {
         &self.heap

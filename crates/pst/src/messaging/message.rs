@@ -469,3 +469,47 @@ impl PstStore {
             .unwrap_or(false)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subject_marker_is_stripped() {
+        assert_eq!(strip_subject_marker("\u{1}\u{1}Lorem ipsum"), "Lorem ipsum");
+        assert_eq!(strip_subject_marker("\u{1}\u{5}Re: Feature"), "Re: Feature");
+        assert_eq!(strip_subject_marker("Plain"), "Plain");
+        assert_eq!(strip_subject_marker("\u{1}"), "");
+    }
+
+    #[test]
+    fn ex_addresses_use_the_smtp_property() {
+        let a = address(
+            Some("Ann".into()),
+            Some("EX".into()),
+            Some("/O=ORG/OU=X/CN=RECIPIENTS/CN=ANN".into()),
+            Some("ann@example.com".into()),
+        )
+        .unwrap();
+        assert_eq!(a.internet_address(), Some("ann@example.com"));
+        assert_eq!(a.addr_type.as_deref(), Some("EX"));
+        let b = address(
+            None,
+            Some("smtp".into()),
+            Some("bob@example.com".into()),
+            None,
+        )
+        .unwrap();
+        assert_eq!(b.smtp.as_deref(), Some("bob@example.com"));
+        assert_eq!(b.addr_type.as_deref(), Some("SMTP"));
+        let c = address(
+            Some("Cy".into()),
+            Some("EX".into()),
+            Some("/O=ORG/CN=CY".into()),
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.internet_address(), None);
+        assert!(address(None, Some("SMTP".into()), None, None).is_none());
+    }
+}

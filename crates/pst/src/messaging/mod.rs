@@ -629,3 +629,45 @@ impl Iterator for MessageIter<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_roles_from_names_and_classes() {
+        assert_eq!(
+            guess_kind("Inbox", Some("IPF.Note"), true),
+            FolderKind::Inbox
+        );
+        assert_eq!(
+            guess_kind("Éléments supprimés", None, true),
+            FolderKind::Deleted
+        );
+        assert_eq!(
+            guess_kind("削除済みアイテム", None, true),
+            FolderKind::Deleted
+        );
+        assert_eq!(
+            guess_kind("Kalender", Some("IPF.Appointment"), true),
+            FolderKind::Calendar
+        );
+        assert_eq!(
+            guess_kind("Inbox", Some("IPF.Note"), false),
+            FolderKind::Custom
+        );
+        assert_eq!(
+            guess_kind("Projects", Some("IPF.Note"), true),
+            FolderKind::Custom
+        );
+    }
+
+    #[test]
+    fn entry_id_nid_is_the_last_four_bytes() {
+        let mut e = vec![0u8; 4];
+        e.extend_from_slice(&[0xAB; 16]);
+        e.extend_from_slice(&0x8022u32.to_le_bytes());
+        assert_eq!(entry_id_nid(&Blob::from_vec(e)), Some(0x8022));
+        assert_eq!(entry_id_nid(&Blob::from_vec(vec![0; 10])), None);
+    }
+}
