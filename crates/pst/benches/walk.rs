@@ -9,6 +9,8 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
+// criterion_group! generates undocumented items.
+#![allow(missing_docs)]
 
 use std::path::{Path, PathBuf};
 
