@@ -151,3 +151,116 @@ fn four_k_ost_yields_183_items() {
     );
     assert!(c.items >= 183, "{c:?}");
 }
+
+fn messages(name: &str) -> Vec<mailmig_ir::Message> {
+    let src = PstDriver
+        .open(&[corpus_dir().join(name)], &OpenOptions::default())
+        .unwrap();
+    let mb = src.mailboxes()[0].clone();
+    let sec = src.open_mailbox(&mb, &Budget::unlimited()).unwrap();
+    sec.messages.map(|m| m.unwrap()).collect()
+}
+
+#[test]
+fn nested_embedded_messages_keep_their_chain() {
+    let ms = messages("hht-pst-extractor_alpha-beta-gamma-delta.pst");
+    let mut m = &ms[0];
+    let mut chain = vec![m.subject.clone().unwrap()];
+    while let Some(inner) = m.attachments.iter().find_map(|a| a.message()) {
+        chain.push(inner.subject.clone().unwrap());
+        m = inner;
+    }
+    assert_eq!(chain, ["Alpha", "Beta", "Gamma", "Delta"]);
+    assert_eq!(m.attachments[0].name.as_deref(), Some("delta.png"));
+    assert!(
+        m.attachments[0]
+            .data()
+            .unwrap()
+            .as_bytes()
+            .starts_with(b"\x89PNG")
+    );
+}
+
+#[test]
+fn inline_attachment_has_content_id_and_mime_type() {
+    let ms = messages("ruby-msg_attachAndInline.pst");
+    let inline = ms[0]
+        .attachments
+        .iter()
+        .find(|a| a.content_id.is_some())
+        .unwrap();
+    assert_eq!(inline.mime_type.as_deref(), Some("image/png"));
+    assert!(inline.inline);
+    assert!(ms[0].body.html.as_deref().unwrap().contains("cid:"));
+}
+
+#[test]
+fn ansi_store_message_and_attachment() {
+    let ms = messages("pstsdk_sample2.pst");
+    assert_eq!(ms[0].subject.as_deref(), Some("Here is a sample message"));
+    assert_eq!(
+        ms[0].attachments[0].name.as_deref(),
+        Some("leah_thumper.jpg")
+    );
+    assert!(
+        ms[0].attachments[0]
+            .data()
+            .unwrap()
+            .as_bytes()
+            .starts_with(&[0xFF, 0xD8])
+    );
+}
+
+#[test]
+fn large_recipient_tables_are_read_whole() {
+    let ms = messages("ruby-msg_200_recipients.pst");
+    assert_eq!(ms[0].to.len() + ms[0].cc.len() + ms[0].bcc.len(), 200);
+    let total: usize = messages("go-pst_support.pst")
+        .iter()
+        .map(|m| m.to.len() + m.cc.len() + m.bcc.len())
+        .sum();
+    assert_eq!(total, 1073);
+}
+
+#[test]
+fn exchange_sender_resolves_to_smtp() {
+    let ms = messages("tika_testPST_variousBodyTypes.pst");
+    let from = ms[0].from.as_ref().unwrap();
+    assert_eq!(from.addr_type.as_deref(), Some("EX"));
+    assert_eq!(from.internet_address(), Some("tallison@mitre.org"));
+    assert!(
+        ms[0]
+            .ids
+            .message_id
+            .as_deref()
+            .unwrap()
+            .ends_with("outlook.com")
+    );
+    assert!(ms.iter().any(|m| m.body.rtf.is_some()));
+    assert!(
+        ms.iter()
+            .all(|m| m.ids.entry_id.as_ref().map(|e| e.len()) == Some(24))
+    );
+}
+
+#[test]
+fn driver_detects_and_inspects() {
+    let path = corpus_dir().join("npm-pst-extractor_pstextractortest_4k.ost");
+    let head = std::fs::read(&path).unwrap()[..4096].to_vec();
+    let d = PstDriver.detect(&path, &head).unwrap();
+    assert_eq!(d.confidence, 100);
+    assert_eq!(d.summary, "OST, Unicode 4K-page (wVer 36), no encoding");
+    let i = PstDriver.inspect(&path, &OpenOptions::default()).unwrap();
+    assert_eq!(i.details["header"]["wVer"], 36);
+    let total: u64 = i.details["folders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["messages"].as_u64().unwrap())
+        .sum();
+    assert!(total >= 183);
+    let bad = corpus_dir().join("aspose_AddingBulkMessages_badheadercrc.pst");
+    let i = PstDriver.inspect(&bad, &OpenOptions::default()).unwrap();
+    assert!(i.findings.iter().any(|f| f.code == "pst.open-strict"));
+    assert!(i.findings.iter().any(|f| f.code == "pst.roots-recovered"));
+}
