@@ -264,3 +264,82 @@ fn driver_detects_and_inspects() {
     assert!(i.findings.iter().any(|f| f.code == "pst.open-strict"));
     assert!(i.findings.iter().any(|f| f.code == "pst.roots-recovered"));
 }
+
+/// Damages a copy of a corpus file: the contents table of folder 0x80A2 points at a missing
+/// block and every message's NBT parent names a folder that does not exist, so the messages
+/// are reachable from no folder.
+#[test]
+fn orphans_are_recovered_in_salvage_mode_only() {
+    let src_path = corpus_dir().join("tika_testPST_variousBodyTypes.pst");
+    let mut bytes = std::fs::read(&src_path).unwrap();
+    let store = mailmig_pst::open_store(&src_path, &OpenOptions::default()).unwrap();
+    let patch = |bytes: &mut Vec<u8>, nid: u32, f: &dyn Fn(&mut [u8])| {
+        let e = store.ndb().lookup_node(nid).unwrap();
+        let mut pat = (nid as u64).to_le_bytes().to_vec();
+        pat.extend_from_slice(&e.bid_data.to_le_bytes());
+        pat.extend_from_slice(&e.bid_sub.to_le_bytes());
+        // Stale copies of a leaf page may exist too: patch every copy.
+        let hits: Vec<usize> = bytes
+            .windows(pat.len())
+            .enumerate()
+            .filter(|(_, w)| *w == &pat[..])
+            .map(|(i, _)| i)
+            .collect();
+        assert!(!hits.is_empty());
+        for at in hits {
+            f(&mut bytes[at..at + 32]);
+        }
+    };
+    // Contents table 0x80AE: bidData → a BID that is not in the BBT.
+    patch(&mut bytes, 0x80AE, &|e| {
+        e[8..16].copy_from_slice(&0xFFF0u64.to_le_bytes())
+    });
+    let mut msgs = Vec::new();
+    store
+        .ndb()
+        .walk_nodes(&mut |e| {
+            if e.nid & 0x1F == 4 {
+                msgs.push(e.nid);
+            }
+            true
+        })
+        .unwrap();
+    assert_eq!(msgs.len(), 4);
+    for n in &msgs {
+        patch(&mut bytes, *n, &|e| {
+            e[24..28].copy_from_slice(&0x7FFE2u32.to_le_bytes())
+        });
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("orphans.pst");
+    std::fs::write(&path, &bytes).unwrap();
+
+    let strict = PstDriver
+        .open(&[path.clone()], &OpenOptions::default())
+        .unwrap();
+    let mb = strict.mailboxes()[0].clone();
+    let sec = strict.open_mailbox(&mb, &Budget::unlimited()).unwrap();
+    assert!(
+        sec.warnings.iter().any(|w| w.code == "pst.orphans"),
+        "{:?}",
+        sec.warnings
+    );
+    assert_eq!(sec.messages.filter(|m| m.is_ok()).count(), 0);
+
+    let mut opts = OpenOptions::default();
+    opts.salvage = true;
+    let salv = PstDriver.open(&[path], &opts).unwrap();
+    let sec = salv.open_mailbox(&mb, &Budget::unlimited()).unwrap();
+    assert!(
+        sec.folders
+            .iter()
+            .any(|f| f.id == "orphans" && f.name == "Recovered (orphans)")
+    );
+    let got: Vec<_> = sec.messages.map(|m| m.unwrap()).collect();
+    assert_eq!(got.len(), 4);
+    for m in &got {
+        assert_eq!(m.folder.as_deref(), Some("orphans"));
+        assert!(m.warnings.iter().any(|w| w.code == "pst.orphan"));
+        assert!(m.subject.is_some());
+    }
+}

@@ -242,3 +242,23 @@ fn truncated_and_garbage_inputs_are_errors() {
     let ndb = open(f[..NBT_IB + 100].to_vec(), true).unwrap();
     assert!(ndb.lookup_node(0x21).is_err());
 }
+
+#[test]
+fn unknown_version_is_accepted_by_structure() {
+    for ver in [99u16, 5] {
+        let mut f = build(1);
+        f[10..12].copy_from_slice(&ver.to_le_bytes()); // wVer: unknown
+        let p = pst_crc(&f[8..479]);
+        f[4..8].copy_from_slice(&p.to_le_bytes());
+        let full = pst_crc(&f[8..524]);
+        f[524..528].copy_from_slice(&full.to_le_bytes());
+        let ndb = open(f, false).unwrap();
+        assert!(
+            ndb.warnings()
+                .iter()
+                .any(|w| w.code == "pst.version-unknown"),
+            "wVer {ver}"
+        );
+        assert_eq!(display_name(&ndb), "Store", "wVer {ver}");
+    }
+}

@@ -188,6 +188,17 @@ impl Header {
     /// Parses the header from the start of the file. Does not check CRCs (see
     /// [`Header::crc_ok`]): the caller decides between strict and salvage handling.
     pub fn parse(b: &[u8]) -> Result<Self, NdbError> {
+        Self::parse_as(b, None)
+    }
+
+    /// True for the `wVer` values MS-PST and libpff document (14, 15, 21, 23, 36).
+    pub fn version_known(&self) -> bool {
+        matches!(self.version, 14 | 15 | 21 | 23 | 36)
+    }
+
+    /// Parses the header with a forced layout (`None`: chosen from `wVer`). Used to retry an
+    /// unknown `wVer` with the other layout (format notes §2.1).
+    pub fn parse_as(b: &[u8], forced: Option<Format>) -> Result<Self, NdbError> {
         let short = |need: usize| NdbError::Truncated {
             what: "HEADER",
             offset: 0,
@@ -207,10 +218,11 @@ impl Header {
         }
         let version = u16_at(b, 10).ok_or_else(|| short(12))?;
         // Unknown versions: ≥ 23 takes the Unicode layout, below the ANSI one (format notes §2.1).
-        let format = match version {
-            36 => Format::Unicode4k,
-            v if v >= 23 || v == 21 => Format::Unicode,
-            _ => Format::Ansi,
+        let format = match (forced, version) {
+            (Some(f), _) => f,
+            (None, 36) => Format::Unicode4k,
+            (None, v) if v >= 23 || v == 21 => Format::Unicode,
+            (None, _) => Format::Ansi,
         };
         if format != Format::Ansi && b.len() < Self::UNICODE_SIZE {
             return Err(short(Self::UNICODE_SIZE));

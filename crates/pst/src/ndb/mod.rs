@@ -244,8 +244,49 @@ impl Ndb {
                 None,
             );
         }
-        let nbt_ok = ndb.validate_root(h.nbt_root, btree::PTYPE_NBT);
-        let bbt_ok = ndb.validate_root(h.bbt_root, btree::PTYPE_BBT);
+        let mut nbt_ok = ndb.validate_root(h.nbt_root, btree::PTYPE_NBT);
+        let mut bbt_ok = ndb.validate_root(h.bbt_root, btree::PTYPE_BBT);
+        if !h.version_known() {
+            ndb.warn(
+                "pst.version-unknown",
+                format!(
+                    "unknown HEADER wVer {}; trying the {} layout",
+                    h.version,
+                    h.format.describe()
+                ),
+                Some(10),
+            );
+            if !(nbt_ok && bbt_ok) {
+                // Try the other layout; keep it when its roots validate.
+                let other = if h.format == Format::Ansi {
+                    Format::Unicode
+                } else {
+                    Format::Ansi
+                };
+                if let Ok(alt) = Header::parse_as(ndb.bytes(), Some(other)) {
+                    let saved = std::mem::replace(&mut ndb.header, alt.clone());
+                    if ndb.validate_root(alt.nbt_root, btree::PTYPE_NBT)
+                        && ndb.validate_root(alt.bbt_root, btree::PTYPE_BBT)
+                    {
+                        ndb.nbt_root = alt.nbt_root;
+                        ndb.bbt_root = alt.bbt_root;
+                        (nbt_ok, bbt_ok) = (true, true);
+                        ndb.warn(
+                            "pst.version-unknown",
+                            format!(
+                                "wVer {}: the {} layout validates",
+                                alt.version,
+                                other.describe()
+                            ),
+                            Some(10),
+                        );
+                    } else {
+                        ndb.header = saved;
+                    }
+                }
+            }
+        }
+        let h = ndb.header.clone();
         if (crc_bad || !nbt_ok || !bbt_ok) && salvage {
             let (nbt, bbt) = ndb.scan_roots();
             for (ok, found, hdr, name, slot) in [
