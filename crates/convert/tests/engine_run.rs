@@ -108,7 +108,20 @@ fn blocking_source_is_abandoned_at_the_deadline_and_the_run_goes_on() {
     let mut opts = options(&out, 2);
     opts.mailbox_time_budget = Some(Duration::from_millis(300));
     let t = Instant::now();
-    let report = engine::run(Arc::new(source), Arc::new(FileSink::default()), &opts).unwrap();
+    // Run on a thread so that a regression (a run that waits for the blocked reader) fails
+    // this test instead of hanging the test binary.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(engine::run(
+            Arc::new(source),
+            Arc::new(FileSink::default()),
+            &opts,
+        ));
+    });
+    let report = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("run() did not return: a blocked mailbox held up the run")
+        .unwrap();
     let took = t.elapsed();
     assert!(took < Duration::from_secs(10), "run took {took:?}");
     let st: Vec<_> = report.mailboxes.iter().map(|m| m.status).collect();

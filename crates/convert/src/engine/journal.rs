@@ -100,6 +100,9 @@ impl Journal {
                 file.seek(SeekFrom::Start(0)).map_err(io)?;
                 file.write_all(&line).map_err(io)?;
                 file.sync_all().map_err(io)?;
+                if let Some(dir) = path.parent() {
+                    super::layout::sync_dir(dir).map_err(|e| EngineError::io(dir, e))?;
+                }
             }
             Some(first) => {
                 let found: JournalHeader =

@@ -208,12 +208,25 @@ pub(crate) fn remove_path(path: &Path) -> std::io::Result<()> {
     }
 }
 
-/// `fsync`s every file and directory below `dir` (and `dir` itself), so a rename that commits
-/// it cannot survive a power cut while its contents do not.
+/// Makes everything below `dir` durable, so a rename that commits it cannot survive a power
+/// cut while its contents do not.
+///
+/// On Linux one `syncfs(2)` on the directory flushes its whole file system: measured on the
+/// EML sink (one file per message) it is far cheaper than an `fsync` per file, which made
+/// the engine write under 100 messages/s. Elsewhere every file and directory is `fsync`ed.
 pub(crate) fn sync_tree(dir: &Path) -> std::io::Result<()> {
-    sync_tree_at(dir, 0)
+    #[cfg(target_os = "linux")]
+    {
+        let d = File::open(dir)?;
+        rustix::fs::syncfs(&d).map_err(std::io::Error::from)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        sync_tree_at(dir, 0)
+    }
 }
 
+#[cfg_attr(target_os = "linux", allow(dead_code))]
 fn sync_tree_at(dir: &Path, depth: u32) -> std::io::Result<()> {
     if depth > MAX_WALK_DEPTH {
         return Err(std::io::Error::other(format!(
