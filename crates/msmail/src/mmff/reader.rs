@@ -129,6 +129,40 @@ pub fn normalise_newlines(text: &str) -> String {
     out
 }
 
+/// Normalises CR, LF and CR LF to LF on the encoded bytes (valid for every single-byte OEM/ANSI
+/// page and the DBCS pages 932/936/949/950, whose trail bytes are never 0x0D or 0x0A).
+fn normalise_newline_bytes(b: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if memchr::memchr(b'\r', b).is_none() {
+        return std::borrow::Cow::Borrowed(b);
+    }
+    let mut out = Vec::with_capacity(b.len());
+    let mut rest = b;
+    while let Some(i) = memchr::memchr(b'\r', rest) {
+        out.extend_from_slice(rest.get(..i).unwrap_or(&[]));
+        out.push(b'\n');
+        let skip = if rest.get(i + 1) == Some(&b'\n') {
+            2
+        } else {
+            1
+        };
+        rest = rest.get(i + skip..).unwrap_or(&[]);
+    }
+    out.extend_from_slice(rest);
+    std::borrow::Cow::Owned(out)
+}
+
+/// Decodes body bytes in `cp` with line terminators normalised to `\n`.
+fn decode_body(b: &[u8], cp: u16) -> String {
+    match normalise_newline_bytes(b) {
+        std::borrow::Cow::Borrowed(x) => decode(x, cp).into_owned(),
+        std::borrow::Cow::Owned(v) => match decode(&v, cp) {
+            std::borrow::Cow::Owned(s) => s,
+            std::borrow::Cow::Borrowed(_) => String::from_utf8(v)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        },
+    }
+}
+
 fn starts_with_ci(bytes: &[u8], prefix: &[u8]) -> bool {
     bytes.len() >= prefix.len()
         && bytes
@@ -681,11 +715,10 @@ pub fn parse_message(
     let mut text = if let Some((name, off)) = &xtext {
         msg.properties
             .push(Property::new("mmff:xtext", PropValue::Text(name.clone())));
-        read_external(opts, name, "XTEXT", *off, &mut warnings)
-            .map(|d| normalise_newlines(&decode(&d, cp)))
+        read_external(opts, name, "XTEXT", *off, &mut warnings).map(|d| decode_body(&d, cp))
     } else {
         let b = bytes.get(body_start..body_start + body_len).unwrap_or(&[]);
-        (!b.is_empty()).then(|| normalise_newlines(&decode(b, cp)))
+        (!b.is_empty()).then(|| decode_body(b, cp))
     };
     if let (Some((h, off)), Some(t)) = (headlen, text.as_ref()) {
         let (head, body, note) = split_headlen(t, h);
