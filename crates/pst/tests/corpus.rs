@@ -315,7 +315,7 @@ fn orphans_are_recovered_in_salvage_mode_only() {
     std::fs::write(&path, &bytes).unwrap();
 
     let strict = PstDriver
-        .open(&[path.clone()], &OpenOptions::default())
+        .open(std::slice::from_ref(&path), &OpenOptions::default())
         .unwrap();
     let mb = strict.mailboxes()[0].clone();
     let sec = strict.open_mailbox(&mb, &Budget::unlimited()).unwrap();
