@@ -443,3 +443,29 @@ fn finish_files_colliding_with_a_mailbox_are_refused() {
     assert!(matches!(err, EngineError::FinishCollision { .. }), "{err}");
     assert!(out.join("User_0/0000.txt").is_file());
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn preflight_refuses_an_output_without_room() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A sparse input whose apparent size is more than twice the free space (ext4 allows
+    // 16 TiB files).
+    let vfs = rustix::fs::statvfs(tmp.path()).unwrap();
+    let size = (vfs.f_bavail * vfs.f_frsize + 1) * 2;
+    let input = tmp.path().join("huge.pst");
+    fs::File::create(&input).unwrap().set_len(size).unwrap();
+    let out = tmp.path().join("out");
+    let mut opts = options(&out, 1);
+    opts.inputs = vec![input];
+    let err = engine::run(
+        Arc::new(MemSource::new(vec![Behaviour::Messages(1)])),
+        Arc::new(FileSink::default()),
+        &opts,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, EngineError::InsufficientSpace { needed, .. } if needed == size / 2),
+        "{err}"
+    );
+    assert!(!out.exists());
+}

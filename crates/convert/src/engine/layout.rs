@@ -84,8 +84,9 @@ pub(crate) enum OutputState {
 }
 
 /// Checks, before anything is written, that every input is readable, that the output directory
-/// is not inside an input (or the reverse), and that the output directory is missing, empty, or
-/// holds a journal of the same run. Then creates the output and state directories and proves
+/// is not inside an input (or the reverse), that the output directory is missing, empty, or
+/// holds a journal of the same run, and (for a fresh run) that its file system has room
+/// ([`check_space`]). Then creates the output and state directories and proves
 /// them writable with a probe file.
 pub(crate) fn preflight(
     inputs: &[PathBuf],
@@ -159,6 +160,9 @@ pub(crate) fn preflight(
             }
         }
     };
+    if state == OutputState::Fresh {
+        check_space(inputs, out_dir)?;
+    }
     let state_dir = out_dir.join(STATE_DIR);
     fs::create_dir_all(&state_dir).map_err(|e| EngineError::io(&state_dir, e))?;
     let probe = state_dir.join("write-probe");
@@ -170,6 +174,68 @@ pub(crate) fn preflight(
             source: e,
         })?;
     Ok(state)
+}
+
+/// Inputs are counted at most this deep and this many entries when estimating their size.
+const MAX_SIZE_WALK_DEPTH: u32 = 16;
+const MAX_SIZE_WALK_ENTRIES: u64 = 1_000_000;
+
+/// Refuses a fresh run whose output file system has less free space than half the size of the
+/// inputs. A heuristic floor, not an estimate: MIME output of a store is rarely smaller than
+/// half of it (attachments grow by a third in base64), so a run below it would certainly fail
+/// part-way. Platforms without `statvfs` skip the check.
+fn check_space(inputs: &[PathBuf], out_dir: &Path) -> Result<(), EngineError> {
+    let mut entries = 0u64;
+    let total = inputs
+        .iter()
+        .map(|p| tree_bytes(p, 0, &mut entries))
+        .fold(0u64, u64::saturating_add);
+    let needed = total / 2;
+    let probe = absolute_existing_prefix(out_dir);
+    let mut existing = probe.as_path();
+    while !existing.exists() {
+        match existing.parent() {
+            Some(p) => existing = p,
+            None => return Ok(()),
+        }
+    }
+    match available_bytes(existing) {
+        Some(available) if available < needed => Err(EngineError::InsufficientSpace {
+            path: out_dir.to_path_buf(),
+            needed,
+            available,
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn tree_bytes(path: &Path, depth: u32, entries: &mut u64) -> u64 {
+    *entries += 1;
+    if depth > MAX_SIZE_WALK_DEPTH || *entries > MAX_SIZE_WALK_ENTRIES {
+        return 0;
+    }
+    match fs::metadata(path) {
+        Ok(m) if m.is_dir() => fs::read_dir(path)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .map(|e| tree_bytes(&e.path(), depth + 1, entries))
+                    .fold(0u64, u64::saturating_add)
+            })
+            .unwrap_or(0),
+        Ok(m) => m.len(),
+        Err(_) => 0,
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn available_bytes(dir: &Path) -> Option<u64> {
+    let v = rustix::fs::statvfs(dir).ok()?;
+    v.f_bavail.checked_mul(v.f_frsize)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn available_bytes(_dir: &Path) -> Option<u64> {
+    None
 }
 
 /// The canonical form of the longest existing ancestor of `path`, with the rest appended.

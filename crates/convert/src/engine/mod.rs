@@ -219,6 +219,18 @@ pub enum EngineError {
         /// What is wrong.
         message: String,
     },
+    /// The output file system has clearly too little free space for the inputs.
+    #[error(
+        "output {path}: {available} bytes free, at least {needed} needed (half the size of the inputs)"
+    )]
+    InsufficientSpace {
+        /// The output directory.
+        path: PathBuf,
+        /// Bytes needed at least.
+        needed: u64,
+        /// Bytes available to this user.
+        available: u64,
+    },
     /// A file the sink's `finish` wrote would replace a mailbox directory or the report.
     #[error("post-office file {path} collides with a mailbox directory or report.json")]
     FinishCollision {
