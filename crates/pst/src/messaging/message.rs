@@ -32,6 +32,8 @@ pub(crate) struct MsgCtx<'s> {
     pub store: &'s PstStore,
     pub warnings: Vec<Warning>,
     pub nid: u32,
+    /// Attachments decoded so far at every embedding level (bounds crafted fan-out).
+    pub attachments_seen: u64,
 }
 
 impl MsgCtx<'_> {
@@ -264,7 +266,8 @@ impl PstStore {
         for row in 0..tc.len().min(max) {
             let bag = PropBag::new(tc.row(row)?, cp);
             let name = bag.string(0x3001).or_else(|| bag.string(0x5FF6));
-            let smtp = bag.string(0x39FE).or_else(|| bag.string(0x5FE5));
+            // PidTagSmtpAddress (0x39FE), format notes §10.4.
+            let smtp = bag.string(0x39FE);
             let Some(a) = address(name, bag.string(0x3002), bag.string(0x3003), smtp) else {
                 continue;
             };
@@ -320,6 +323,14 @@ impl PstStore {
         nids.extend(extra);
         let max = self.ndb.limits().max_attachments as usize;
         for anid in nids.into_iter().take(max) {
+            ctx.attachments_seen += 1;
+            if ctx.attachments_seen > u64::from(self.ndb.limits().max_attachments) {
+                ctx.warn(
+                    "pst.attachment-limit",
+                    "more attachments in this message (all embedding levels) than the limit; rest skipped".into(),
+                );
+                break;
+            }
             let Some(e) = subnodes.get(&anid) else {
                 ctx.warn(
                     "pst.attachment-missing",

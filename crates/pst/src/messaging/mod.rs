@@ -452,6 +452,7 @@ impl PstStore {
             store: self,
             warnings: Vec::new(),
             nid,
+            attachments_seen: 0,
         };
         let r = self.decode_message(&mut ctx, nid, e.bid_data, e.bid_sub, 0, None);
         let mut store_w = self.ndb.take_warnings();
