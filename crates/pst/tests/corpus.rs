@@ -343,3 +343,24 @@ fn orphans_are_recovered_in_salvage_mode_only() {
         assert!(m.subject.is_some());
     }
 }
+
+#[test]
+fn contact_keeps_named_properties() {
+    let ms = messages("hht-pst-extractor_contacts.pst");
+    let c = &ms[0];
+    assert_eq!(c.class.kind(), mailmig_ir::ItemKind::Contact);
+    let email = c
+        .properties
+        .iter()
+        .find(|p| p.name == "{00062004-0000-0000-C000-000000000046}:0x8083")
+        .expect("PidLidEmail1EmailAddress");
+    assert!(
+        matches!(&email.value, mailmig_ir::PropValue::Text(t) if t.contains('@')),
+        "{email:?}"
+    );
+    assert!(
+        c.properties
+            .iter()
+            .any(|p| p.name.starts_with("0x") && p.name.len() == 10)
+    );
+}
