@@ -66,6 +66,23 @@ fn address(
     })
 }
 
+/// The code page named by a `charset=` in the first 2 KiB of an HTML body (its `<meta>`),
+/// when `PidTagInternetCodepage` is absent (format notes §13).
+fn meta_charset(html: &[u8]) -> Option<u16> {
+    let head = html.get(..html.len().min(2048))?;
+    let lower: Vec<u8> = head.iter().map(u8::to_ascii_lowercase).collect();
+    let pos = lower.windows(8).position(|w| w == b"charset=")? + 8;
+    let rest = lower.get(pos..)?;
+    let name: Vec<u8> = rest
+        .iter()
+        .copied()
+        .skip_while(|c| *c == b'"' || *c == b'\'' || *c == b' ')
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b':' | b'.'))
+        .collect();
+    let cp = codepage::code_page_for_charset(std::str::from_utf8(&name).ok()?)?;
+    codepage::is_supported(cp).then_some(cp)
+}
+
 /// Strips the subject prefix marker: U+0001 followed by one character (format notes §10.3).
 pub fn strip_subject_marker(s: &str) -> String {
     let mut it = s.chars();
@@ -232,6 +249,7 @@ impl PstStore {
                         .int(0x3FDE)
                         .and_then(|v| u16::try_from(v).ok())
                         .filter(|c| *c != 0 && codepage::is_supported(*c))
+                        .or_else(|| meta_charset(bytes.as_bytes()))
                         .unwrap_or(bag.code_page);
                     let s = codepage::decode(bytes.as_bytes(), cp);
                     Some(s.trim_end_matches('\0').to_string())
@@ -484,6 +502,13 @@ impl PstStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_meta_charset() {
+        assert_eq!(meta_charset(b"<html><head><meta http-equiv=Content-Type content=\"text/html; charset=iso-8859-2\">"), Some(28592));
+        assert_eq!(meta_charset(b"<meta charset=\"utf-8\">"), Some(65001));
+        assert_eq!(meta_charset(b"<html>no charset</html>"), None);
+    }
 
     #[test]
     fn subject_marker_is_stripped() {
