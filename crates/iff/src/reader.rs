@@ -186,8 +186,26 @@ impl Driver for IffDriver {
 
     fn inspect(&self, path: &Path, options: &OpenOptions) -> Result<Inspection, SourceError> {
         let pkl = locate_packing_list(path)?;
-        let source = IffSource::open(&pkl, options)?;
-        Ok(source.inspect())
+        match IffSource::open(&pkl, options) {
+            Ok(source) => Ok(source.inspect()),
+            // A damaged packing list is a finding, not a failure of `inspect`.
+            Err(SourceError::Format {
+                file,
+                offset,
+                message,
+            }) => Ok(Inspection {
+                driver: "iff".into(),
+                format: Some(SourceFormat::Iff),
+                summary: format!("Exchange migration files {file}: cannot be opened"),
+                findings: vec![
+                    Finding::new(Severity::Error, "iff.packing-list", message)
+                        .in_file(file)
+                        .at(offset),
+                ],
+                details: serde_json::Value::Null,
+            }),
+            Err(e) => Err(e),
+        }
     }
 
     fn open(

@@ -191,3 +191,70 @@ fn inspect_reports_problems_with_file_and_offset() {
     );
     assert_eq!(insp.details["code_page"], 1252);
 }
+
+#[test]
+fn detects_packing_list_directory_and_primary_file() {
+    let london = corpus().join("valid/london");
+    let pkl = london.join("LONDON.PKL");
+    let head = std::fs::read(&pkl).unwrap();
+    let d = IffDriver.detect(&pkl, &head).unwrap();
+    assert_eq!((d.driver.as_str(), d.confidence), ("iff", 100));
+    assert!(d.summary.contains("1252"));
+    let d = IffDriver.detect(&london, &[]).unwrap();
+    assert!(d.convertible && d.confidence >= 80);
+    let pri = london.join("00000002.PRI");
+    let d = IffDriver
+        .detect(&pri, &std::fs::read(&pri).unwrap())
+        .unwrap();
+    assert!(d.convertible);
+    // Opening through the .PRI finds the packing list next to it.
+    let src = IffDriver.open(&[pri], &OpenOptions::default()).unwrap();
+    assert_eq!(src.mailboxes().len(), 2);
+    // A packing list in another code page: the override option wins (§2, --code-page).
+    let mut o = OpenOptions::default();
+    o.code_page = Some(437);
+    let src = IffDriver.open(&[london.clone()], &o).unwrap();
+    assert_eq!(src.post_office().code_page, Some(437));
+    // Not IFF: a PST header, a cc:Mail export.
+    assert!(
+        IffDriver
+            .detect(Path::new("x.pst"), b"!BDN\x00\x00")
+            .is_none()
+    );
+    assert!(
+        IffDriver
+            .detect(Path::new("x.txt"), b"Message:\r\nFrom: a\r\n")
+            .is_none()
+    );
+}
+
+#[test]
+fn inspect_reports_a_packing_list_without_code_page_as_a_finding() {
+    let insp = IffDriver
+        .inspect(
+            &corpus().join("malformed/no-code-page"),
+            &OpenOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(insp.findings.len(), 1);
+    let f = &insp.findings[0];
+    assert_eq!(f.severity, mailmig_ir::Severity::Error);
+    assert_eq!(f.file.as_deref(), Some("SET.PKL"));
+    assert!(f.message.contains("code-page"), "{}", f.message);
+}
+
+#[test]
+fn cancelled_budget_stops_the_stream_with_one_skipped_item() {
+    let src = IffDriver
+        .open(&[corpus().join("valid/features")], &OpenOptions::default())
+        .unwrap();
+    let budget = mailmig_ir::Budget::unlimited();
+    let mb = &src.mailboxes()[0];
+    let mut section = src.open_mailbox(mb, &budget).unwrap();
+    assert!(section.messages.next().unwrap().is_ok());
+    budget.cancel();
+    let rest: Vec<_> = section.messages.collect();
+    assert_eq!(rest.len(), 1, "{rest:?}");
+    assert_eq!(rest[0].as_ref().unwrap_err().kind, "mailbox");
+    assert!(src.open_mailbox(mb, &budget).is_err());
+}
