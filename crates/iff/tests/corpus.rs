@@ -213,7 +213,7 @@ fn detects_packing_list_directory_and_primary_file() {
     // A packing list in another code page: the override option wins (§2, --code-page).
     let mut o = OpenOptions::default();
     o.code_page = Some(437);
-    let src = IffDriver.open(&[london.clone()], &o).unwrap();
+    let src = IffDriver.open(&[london], &o).unwrap();
     assert_eq!(src.post_office().code_page, Some(437));
     // Not IFF: a PST header, a cc:Mail export.
     assert!(
