@@ -127,6 +127,74 @@ pub struct FramingStats {
     pub bad_sizes: u64,
 }
 
+/// Text decoding with the post office's code page. Single-byte pages go through a 256-entry
+/// table built once per reader (ASCII runs are copied as they are); DBCS and Unicode pages use
+/// [`codepage::decode_checked`].
+#[derive(Clone, Debug)]
+struct Decoder {
+    code_page: u16,
+    /// Per byte value: its UTF-8 encoding, the encoding's length, and whether it was undefined.
+    table: Option<Box<[ByteUtf8; 256]>>,
+}
+
+/// One byte value decoded: UTF-8 bytes, their count, and "undefined in the page".
+type ByteUtf8 = ([u8; 4], u8, bool);
+
+fn is_single_byte(cp: u16) -> bool {
+    matches!(
+        cp,
+        437 | 737 | 775 | 850 | 852 | 855 | 857 | 858 | 860..=866 | 869 | 874 | 1250..=1258
+    )
+}
+
+impl Decoder {
+    fn new(code_page: u16) -> Self {
+        let table = (is_single_byte(code_page) && codepage::is_supported(code_page)).then(|| {
+            let mut t = Box::new([([0u8; 4], 0u8, false); 256]);
+            for (b, slot) in t.iter_mut().enumerate() {
+                let byte = [u8::try_from(b).unwrap_or(0)];
+                let (text, lossy) = codepage::decode_checked(&byte, code_page);
+                let mut chars = text.chars();
+                let c = chars.next().unwrap_or('\u{FFFD}');
+                let mut buf = [0u8; 4];
+                let len = c.encode_utf8(&mut buf).len();
+                *slot = (
+                    buf,
+                    u8::try_from(len).unwrap_or(0),
+                    lossy || chars.next().is_some(),
+                );
+            }
+            t
+        });
+        Self { code_page, table }
+    }
+
+    fn decode<'b>(&self, bytes: &'b [u8]) -> (std::borrow::Cow<'b, str>, bool) {
+        let Some(table) = &self.table else {
+            return codepage::decode_checked(bytes, self.code_page);
+        };
+        if bytes.is_ascii()
+            && let Ok(s) = std::str::from_utf8(bytes)
+        {
+            return (std::borrow::Cow::Borrowed(s), false);
+        }
+        let mut out: Vec<u8> = Vec::with_capacity(bytes.len() + bytes.len() / 4 + 8);
+        let mut lossy = false;
+        for &b in bytes {
+            if b.is_ascii() {
+                out.push(b);
+            } else if let Some((enc, len, l)) = table.get(usize::from(b)) {
+                out.extend_from_slice(enc.get(..usize::from(*len)).unwrap_or_default());
+                lossy |= *l;
+            }
+        }
+        match String::from_utf8(out) {
+            Ok(s) => (std::borrow::Cow::Owned(s), lossy),
+            Err(_) => codepage::decode_checked(bytes, self.code_page),
+        }
+    }
+}
+
 /// A lazy reader of one EXPORT stream: an iterator of messages, one at a time.
 ///
 /// Holds the input as [`SharedBytes`] (normally a memory map) and hands out attachment data as
@@ -140,6 +208,7 @@ pub struct ExportReader {
     stats: FramingStats,
     done: bool,
     budget: Budget,
+    decoder: Decoder,
 }
 
 impl ExportReader {
@@ -149,10 +218,11 @@ impl ExportReader {
             owner: bytes,
             pos: 0,
             index: 0,
-            cfg,
             stats: FramingStats::default(),
             done: false,
             budget: Budget::unlimited(),
+            decoder: Decoder::new(cfg.code_page),
+            cfg,
         }
     }
 
@@ -214,6 +284,7 @@ impl Iterator for ExportReader {
             data,
             owner: &owner,
             cfg: &self.cfg,
+            dec: &self.decoder,
             stats: &mut self.stats,
         };
         let (mut msg, end) = parse_message(&mut cx, start, len, self.index);
@@ -296,6 +367,7 @@ struct Cx<'a> {
     data: &'a [u8],
     owner: &'a SharedBytes,
     cfg: &'a ReaderConfig,
+    dec: &'a Decoder,
     stats: &'a mut FramingStats,
 }
 
@@ -323,7 +395,7 @@ impl<'a> Cx<'a> {
     }
 
     fn decode(&self, b: &[u8]) -> String {
-        codepage::decode(b, self.cfg.code_page).into_owned()
+        self.dec.decode(b).0.into_owned()
     }
 
     /// Reads an optional size line at `pos` (notes §4.4 step 1).
@@ -900,7 +972,7 @@ fn parse_item(
         if payload.starts_with(b"{\\rtf") && body.rtf.is_none() {
             body.rtf = Some(cx.blob(after..pend));
         } else {
-            let (text, lossy) = codepage::decode_checked(payload, cx.cfg.code_page);
+            let (text, lossy) = cx.dec.decode(payload);
             if lossy {
                 cx.warn(
                     w,
