@@ -132,3 +132,32 @@ fn timed_out_mailbox_is_retried_on_resume() {
     assert_eq!(second.exit_code(), 0);
     assert_same_tree(&snapshot(&reference), &snapshot(&out));
 }
+
+#[test]
+fn a_committed_directory_deleted_by_hand_is_redone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    run(MemSource::new(behaviours()), &out, 2);
+    let expected = snapshot(&out);
+    fs::remove_dir_all(out.join("User_3")).unwrap();
+
+    let source = MemSource::new(behaviours());
+    let opened = Arc::clone(&source.opened);
+    run(source, &out, 2);
+    // User_3 and the failed User_4 are opened again; nothing else.
+    assert_eq!(opened.load(Ordering::SeqCst), 2);
+    assert_same_tree(&expected, &snapshot(&out));
+    let journal = fs::read_to_string(out.join(".mailmig/journal.jsonl")).unwrap();
+    assert_eq!(
+        journal.lines().count(),
+        7,
+        "header, 5 mailboxes, User_3 again"
+    );
+
+    let source = MemSource::new(behaviours());
+    let opened = Arc::clone(&source.opened);
+    let report = run(source, &out, 2);
+    assert_eq!(opened.load(Ordering::SeqCst), 1);
+    assert_eq!(report.timings.resumed_mailboxes, 5);
+    assert_same_tree(&expected, &snapshot(&out));
+}

@@ -35,6 +35,10 @@
 //!    their report entries from the journal) and ends with a tree byte-identical to an
 //!    uninterrupted run, apart from the `timings` objects of `report.json`.
 //!
+//! Within one process, do not start a second run over the same output directory while a
+//! worker abandoned by an earlier run may still be alive (it could still write into its old
+//! staging directory); the CLI runs once per process and ends with `std::process::exit`.
+//!
 //! The journal stays in `.mailmig/` after a run so that re-running over a finished output is a
 //! cheap no-op; `.mailmig/` is engine state, not output, and holds timings.
 
@@ -297,7 +301,6 @@ pub fn run(
     let mailboxes: &[MailboxInfo] = source.mailboxes();
     let names = dir_names(mailboxes);
     let mut slots: Vec<Option<MailboxReport>> = vec![None; mailboxes.len()];
-    let mut resumed: usize = 0;
     for (line, entry) in entries.into_iter().enumerate() {
         let index = usize::try_from(entry.index).unwrap_or(usize::MAX);
         let consistent = mailboxes
@@ -314,15 +317,21 @@ pub fn run(
                 ),
             });
         }
-        // A committed directory deleted by hand since is simply redone.
-        if out_dir.join(&entry.report.dir_name).is_dir()
-            && let Some(slot) = slots.get_mut(index)
-            && slot.is_none()
-        {
+        // A later line for the same mailbox (redone after its directory was deleted) wins.
+        if let Some(slot) = slots.get_mut(index) {
             *slot = Some(entry.report);
-            resumed += 1;
         }
     }
+    for slot in &mut slots {
+        // A committed directory deleted by hand since is simply redone.
+        if slot
+            .as_ref()
+            .is_some_and(|r| !out_dir.join(&r.dir_name).is_dir())
+        {
+            *slot = None;
+        }
+    }
+    let resumed = slots.iter().filter(|s| s.is_some()).count();
 
     let progress = opts.progress.clone();
     let emit = |p: Progress| {
