@@ -148,7 +148,11 @@ pub fn decompress_rtf(data: &[u8], limits: &Limits) -> Result<Vec<u8>, RtfError>
     }
     if !out.crc_ok {
         let header = Header::parse(data, limits)?;
-        let computed = contents(data, &header).map_or(0, |(c, _)| crc(c));
+        // For MELA the only valid CRC is zero; report that as the expected value.
+        let computed = match header.kind {
+            CompressionKind::Mela => 0,
+            CompressionKind::Lzfu => contents(data, &header).map_or(0, |(c, _)| crc(c)),
+        };
         return Err(RtfError::CrcMismatch {
             stored: header.crc,
             computed,
@@ -601,6 +605,19 @@ pub(crate) mod tests {
             decompress_rtf(&short, &limits()),
             Err(RtfError::Truncated { .. })
         ));
+        // MELA with a non-zero CRC: data returned by the lenient call, an error in strict mode.
+        let bad_crc = wrap(COMPTYPE_UNCOMPRESSED, raw.len() as u32, 7, raw);
+        let d = decompress_rtf_lenient(&bad_crc, &limits()).unwrap();
+        assert!(!d.crc_ok);
+        assert_eq!(d.rtf, raw);
+        assert_eq!(
+            decompress_rtf(&bad_crc, &limits()),
+            Err(RtfError::CrcMismatch {
+                stored: 7,
+                computed: 0,
+                offset: 12
+            })
+        );
     }
 
     #[test]
