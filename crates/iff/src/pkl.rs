@@ -54,7 +54,7 @@ pub fn classify(name: &str) -> FileKind {
 }
 
 /// Finds the code-page line: skips `!` comments and blank lines and returns the first line if it
-/// is a decimal number (§2, reader rule **[I]**), with its offset. `Ok(None)` when the first
+/// is a decimal number (§2, reader rule **\[I\]**), with its offset. `None` when the first
 /// non-comment line is not a number.
 pub fn code_page_line(data: &[u8]) -> Option<(u64, usize)> {
     let mut r = LineReader::new(data, 0, data.len(), 1, 1252, 4096);

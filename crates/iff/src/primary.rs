@@ -5,7 +5,7 @@ use mailmig_ir::Warning;
 
 use crate::lex::{LineReader, LogicalLine, tokenize};
 
-/// The keyword of a section line (§5; keywords are case-insensitive **[I]**).
+/// The keyword of a section line (§5; keywords are case-insensitive **\[I\]**).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SectionKind {
     /// `DIRECTORY`.
