@@ -216,3 +216,54 @@ fn thousands_of_users_through_the_sink() {
     );
     assert_eq!(check_all_pointers(out.path()), expected);
 }
+
+/// Code page 932 (Shift-JIS): `表` is 0x95 0x5C and `ソ` 0x83 0x5C, so `\` appears as a trail
+/// byte in the files; nothing may treat it as a backslash (§3.2 step 7).
+#[test]
+fn shift_jis_trail_backslashes_survive_a_round_trip() {
+    let mut e = user("jp");
+    e.display_name = "表示ソ".into();
+    let mut mb = mailbox(&e);
+    mb.personal_address_book = vec![DirectoryEntry {
+        kind: EntryKind::CustomRecipient,
+        id: "ソフト".into(),
+        display_name: "ソフト".into(),
+        address: Some(Address::native(None, "CCMAIL", "ソフト at 表")),
+        comment: Some("備考ソ".into()),
+        ..DirectoryEntry::default()
+    }];
+    let mut m = msg("表示,ソフト");
+    m.body.text = Some("本文ソ\r\n表".into());
+    m.to = vec![Address {
+        name: Some("ソ表".into()),
+        ..Address::default()
+    }];
+    let src = VecSource {
+        po: PostOffice {
+            name: "JP".into(),
+            directory: Directory {
+                entries: vec![e.clone()],
+            },
+            ..PostOffice::default()
+        },
+        mailboxes: vec![mb.clone()],
+        contents: vec![(Vec::new(), vec![m.clone()])],
+    };
+    let out = tempfile::tempdir().unwrap();
+    write_set(&src, &IffSink::new(932), out.path(), false);
+    let d = std::fs::read(out.path().join("DIRECTORY.PRI")).unwrap();
+    assert!(d.windows(2).any(|w| w == b"\x83\x5c"), "ソ is written in Shift-JIS");
+    assert_eq!(check_all_pointers(out.path()), 1);
+    let back = IffDriver
+        .open(&[out.path().to_path_buf()], &OpenOptions::default())
+        .unwrap();
+    assert_eq!(back.post_office().code_page, Some(932));
+    assert_eq!(back.post_office().directory.entries[0].display_name, "表示ソ");
+    assert_eq!(back.mailboxes()[0].personal_address_book, mb.personal_address_book);
+    let all = read_all(back.as_ref());
+    let got = all[0].messages[0].as_ref().unwrap();
+    assert_eq!(got.subject, m.subject);
+    assert_eq!(got.body.text, m.body.text);
+    assert_eq!(got.to, m.to);
+    assert!(got.warnings.is_empty(), "{:?}", got.warnings);
+}
