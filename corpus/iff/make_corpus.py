@@ -185,6 +185,15 @@ def malformed():
                          row("three", f"#USER.SEC({o[2]})")],
               sec_fn=looping,
               readme="Malformed: message two's chain never ends (Islast=FALSE to end of file, KB Q166543); read bounded, warned, not looped.")
+    d = os.path.join(HERE, "malformed", "relined-secondary")
+    small_set("relined-secondary",
+              lambda o: [row("one", f"#USER.SEC({o[0]})"), row("two", f"#USER.SEC({o[1]})"),
+                         row("three", f"#USER.SEC({o[2]})")],
+              readme="Malformed: USER.SEC was re-line-ended in transit (CR LF -> LF), so every pointer and Length is off; strict mode skips all three messages, salvage restores CR LF and reads them.")
+    with open(os.path.join(d, "USER.SEC"), "rb") as f:
+        relined = f.read().replace(b"\r\n", b"\n")
+    with open(os.path.join(d, "USER.SEC"), "wb") as f:
+        f.write(relined)
     small_set("no-code-page",
               lambda o: [row("one", f"#USER.SEC({o[0]})")],
               pkl_lines=["DIRECTORY.PRI", "USER.PRI", "USER.SEC"],

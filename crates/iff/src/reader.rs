@@ -256,6 +256,8 @@ pub struct IffSource {
     /// probed once per secondary file, not once per message.
     secondary_cache: Mutex<HashMap<(PathBuf, String), Option<ResolvedFile>>>,
     memory: Option<HashMap<String, SharedBytes>>,
+    /// CR LF-restored copies of re-line-ended secondary files (salvage mode).
+    relined_cache: Mutex<HashMap<String, Option<SharedBytes>>>,
     packing: PackingList,
 }
 
@@ -516,6 +518,7 @@ impl IffSource {
             listed_secondaries,
             secondary_cache: Mutex::new(HashMap::new()),
             memory,
+            relined_cache: Mutex::new(HashMap::new()),
             packing,
         };
         src.build(&mut warnings);
@@ -1209,15 +1212,72 @@ impl IffSource {
                 pointer: raw.to_string(),
             });
         };
-        let chain = read_chain(
-            bytes_of(&data),
-            p.offset,
-            &rel,
-            &self.limits,
-            budget,
-            self.salvage,
-        )?;
+        if !self.salvage {
+            let chain = read_chain(bytes_of(&data), p.offset, &rel, &self.limits, budget, false)?;
+            return Ok((rel, data, chain));
+        }
+        // Salvage (§6): the pointer as written; then, for a secondary file that was visibly
+        // re-line-ended in transit (LF only, no CR), the same pointer into a copy with CR LF
+        // restored, so that offsets and Lengths count two bytes per line end again; then the
+        // resynchronisation of `read_chain`.
+        let first = read_chain(bytes_of(&data), p.offset, &rel, &self.limits, budget, false);
+        if let Ok(chain) = first {
+            return Ok((rel, data, chain));
+        }
+        if let Some(fixed) = self.relined(&rel, &data)
+            && let Ok(mut chain) = read_chain(
+                bytes_of(&fixed),
+                p.offset,
+                &rel,
+                &self.limits,
+                budget,
+                false,
+            )
+        {
+            chain.warnings.push(
+                Warning::new(
+                    "iff.relined-secondary",
+                    "secondary file has LF-only line ends (re-line-ended in transit); offsets and Lengths were applied to a copy with CR LF restored",
+                )
+                .in_file(rel.clone())
+                .at(p.offset),
+            );
+            return Ok((rel, fixed, chain));
+        }
+        let chain = read_chain(bytes_of(&data), p.offset, &rel, &self.limits, budget, true)?;
         Ok((rel, data, chain))
+    }
+
+    /// A copy of a secondary file with every lone LF turned back into CR LF, when the file has
+    /// LF line ends and no CR at all (cached per file; bounded by `Limits::max_allocation`).
+    fn relined(&self, rel: &str, data: &SharedBytes) -> Option<SharedBytes> {
+        if let Some(hit) = self.relined_cache.lock().ok()?.get(rel) {
+            return hit.clone();
+        }
+        let bytes = bytes_of(data);
+        let value = if memchr::memchr(b'\r', bytes).is_none() {
+            let lfs = memchr::memchr_iter(b'\n', bytes).count();
+            let len = bytes.len().checked_add(lfs)?;
+            if lfs > 0 && self.limits.allows_allocation(len as u64) {
+                let mut v = Vec::with_capacity(len);
+                for &b in bytes {
+                    if b == b'\n' {
+                        v.push(b'\r');
+                    }
+                    v.push(b);
+                }
+                let shared: SharedBytes = Arc::new(v);
+                Some(shared)
+            } else {
+                None
+            }
+        } else {
+            None
+        };
+        if let Ok(mut cache) = self.relined_cache.lock() {
+            cache.insert(rel.to_string(), value.clone());
+        }
+        value
     }
 
     /// Decodes one `MAILMESSAGE` row into a message.

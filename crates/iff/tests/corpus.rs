@@ -114,7 +114,7 @@ fn valid_sets_match_expected_and_skip_nothing() {
 #[test]
 fn malformed_sets_match_expected_and_skip_only_the_bad_message() {
     let sets = sets("malformed");
-    assert!(sets.len() >= 7);
+    assert!(sets.len() >= 8);
     for set in sets {
         let v = check(&set);
         let name = set.file_name().unwrap().to_string_lossy().into_owned();
@@ -127,6 +127,15 @@ fn malformed_sets_match_expected_and_skip_only_the_bad_message() {
             continue;
         }
         let sk = skipped(&v);
+        if name == "relined-secondary" {
+            // Every offset is off in strict mode; salvage restores CR LF (tested below).
+            assert_eq!(sk.len(), 3, "{sk:?}");
+            assert!(
+                sk.iter()
+                    .all(|s| s["file"] == "USER.SEC" && s["offset"].is_u64())
+            );
+            continue;
+        }
         if name == "unterminated-chain" {
             // Bounded and warned, not skipped: the chain ends at end of file.
             assert!(sk.is_empty(), "{sk:?}");
@@ -257,4 +266,24 @@ fn cancelled_budget_stops_the_stream_with_one_skipped_item() {
     assert_eq!(rest.len(), 1, "{rest:?}");
     assert_eq!(rest[0].as_ref().unwrap_err().kind, "mailbox");
     assert!(src.open_mailbox(mb, &budget).is_err());
+}
+
+#[test]
+fn salvage_mode_restores_a_re_line_ended_secondary_file() {
+    let set = corpus().join("malformed/relined-secondary");
+    let mut o = OpenOptions::default();
+    o.salvage = true;
+    let src = IffDriver.open(&[set], &o).unwrap();
+    let all = common::read_all(src.as_ref());
+    let msgs: Vec<_> = all.iter().flat_map(|m| m.messages.iter()).collect();
+    assert_eq!(msgs.len(), 3);
+    for (i, m) in msgs.iter().enumerate() {
+        let m = m.as_ref().unwrap();
+        // The data as transferred had LF; restoring CR LF gives back the original body.
+        assert_eq!(
+            m.body.text.as_deref(),
+            Some(format!("Body of message {}.\r\n", i + 1).as_str())
+        );
+        assert!(m.warnings.iter().any(|w| w.code == "iff.relined-secondary"));
+    }
 }

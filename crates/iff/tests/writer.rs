@@ -252,14 +252,23 @@ fn shift_jis_trail_backslashes_survive_a_round_trip() {
     let out = tempfile::tempdir().unwrap();
     write_set(&src, &IffSink::new(932), out.path(), false);
     let d = std::fs::read(out.path().join("DIRECTORY.PRI")).unwrap();
-    assert!(d.windows(2).any(|w| w == b"\x83\x5c"), "ソ is written in Shift-JIS");
+    assert!(
+        d.windows(2).any(|w| w == b"\x83\x5c"),
+        "ソ is written in Shift-JIS"
+    );
     assert_eq!(check_all_pointers(out.path()), 1);
     let back = IffDriver
         .open(&[out.path().to_path_buf()], &OpenOptions::default())
         .unwrap();
     assert_eq!(back.post_office().code_page, Some(932));
-    assert_eq!(back.post_office().directory.entries[0].display_name, "表示ソ");
-    assert_eq!(back.mailboxes()[0].personal_address_book, mb.personal_address_book);
+    assert_eq!(
+        back.post_office().directory.entries[0].display_name,
+        "表示ソ"
+    );
+    assert_eq!(
+        back.mailboxes()[0].personal_address_book,
+        mb.personal_address_book
+    );
     let all = read_all(back.as_ref());
     let got = all[0].messages[0].as_ref().unwrap();
     assert_eq!(got.subject, m.subject);
