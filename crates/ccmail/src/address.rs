@@ -12,7 +12,10 @@ pub const ADDR_TYPE: &str = "CCMAIL";
 /// [`Address::name`] (`None` when EXPORT 8.3 dropped it and only `at PO` is left, KB Q249133).
 pub fn parse_address(text: &str) -> Address {
     let t = text.trim();
-    let name = if t.len() > 3 && t.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("at ")) {
+    let missing_name = t
+        .strip_prefix("at ")
+        .is_some_and(|po| !po.is_empty() && !po.contains(' '));
+    let name = if missing_name {
         None
     } else {
         match t.rfind(" at ") {
@@ -136,5 +139,8 @@ mod tests {
         let a = parse_address("at LONDON");
         assert_eq!(a.name, None);
         assert_eq!(a.address.as_deref(), Some("at LONDON"));
+        // Found by the round-trip property test: a name may start with "At".
+        let a = parse_address("At Aa at A0");
+        assert_eq!(a.name.as_deref(), Some("At Aa"));
     }
 }

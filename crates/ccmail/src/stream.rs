@@ -710,6 +710,7 @@ fn finish_body(msg: &mut Message, body: BodyParts) {
     if body.parts.is_empty() {
         return;
     }
+    let single = body.parts.len() == 1;
     let mut text = String::new();
     let mut titles = Vec::new();
     for (i, (part, title, continued)) in body.parts.into_iter().enumerate() {
@@ -719,7 +720,11 @@ fn finish_body(msg: &mut Message, body: BodyParts) {
         if i == 0 || !continued {
             titles.push(title.unwrap_or_default());
         }
-        text.push_str(&part);
+        if single {
+            text = part;
+        } else {
+            text.push_str(&part);
+        }
     }
     msg.body.text = Some(text);
     if titles.iter().any(|t| !t.is_empty()) {
@@ -744,10 +749,14 @@ fn apply_header(
     let v = cx.decode(value);
     let addr_key = matches!(lower.as_str(), "from" | "to" | "cc" | "bcc");
     if (addr_key || lower == "subject") && !value.is_ascii() {
-        let start = value.as_ptr() as usize - cx.data.as_ptr() as usize;
+        let blob = (value.as_ptr() as usize)
+            .checked_sub(cx.data.as_ptr() as usize)
+            .map(|start| cx.blob(start..start + value.len()))
+            .filter(|b| b.as_bytes() == value)
+            .unwrap_or_else(|| Blob::from(value));
         msg.properties.push(Property::new(
             format!("ccmail:raw:{key_s}"),
-            PropValue::Binary(cx.blob(start..start + value.len())),
+            PropValue::Binary(blob),
         ));
     }
     if addr_key {
