@@ -17,4 +17,4 @@ pub mod rtf;
 pub mod source;
 
 pub use messaging::{FolderTree, MessageIter, PstStore};
-pub use source::{PstDriver, PstSource, map_file, open_store};
+pub use source::{FileMap, PstDriver, PstSource, map_file, open_store};

@@ -14,20 +14,54 @@ use mailmig_ir::{
 use crate::messaging::{MessageIter, ORPHAN_FOLDER_ID, PstStore};
 use crate::ndb::{Header, NdbError};
 
+/// A read-only memory map of an input file, kept so its resident pages can be released while
+/// streaming (see [`FileMap::release_pages`]).
+pub struct FileMap {
+    map: Option<Arc<memmap2::Mmap>>,
+    bytes: SharedBytes,
+}
+
+impl FileMap {
+    /// The mapped bytes, shareable with [`mailmig_ir::Blob::window`].
+    pub fn bytes(&self) -> SharedBytes {
+        self.bytes.clone()
+    }
+
+    /// Tells the kernel the mapped pages are not needed now (`MADV_DONTNEED`), so a long walk
+    /// over a large file does not keep every page it touched resident. Later reads fault the
+    /// pages back in from the file. Errors are ignored (it is only advice).
+    #[allow(unsafe_code)]
+    pub fn release_pages(&self) {
+        #[cfg(unix)]
+        if let Some(m) = &self.map {
+            // SAFETY: the mapping is a read-only, never-written private map of a file: dropping
+            // its pages loses nothing, they are re-read from the file on the next access. The
+            // input must not be modified while mailmig runs (documented), as for the map itself.
+            let _ = unsafe { m.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+        }
+    }
+}
+
 /// Maps a file read-only.
 ///
 /// SAFETY: the file is opened read-only and the map is never written; concurrent modification
 /// of the input file while mailmig runs is unsupported (documented in the CLI help).
 #[allow(unsafe_code)]
-pub fn map_file(path: &Path) -> Result<SharedBytes, SourceError> {
+pub fn map_file(path: &Path) -> Result<FileMap, SourceError> {
     let f = std::fs::File::open(path).map_err(|e| SourceError::io(path, e))?;
     let len = f.metadata().map_err(|e| SourceError::io(path, e))?.len();
     if len == 0 {
-        return Ok(Arc::new(Vec::<u8>::new()));
+        return Ok(FileMap {
+            map: None,
+            bytes: Arc::new(Vec::<u8>::new()),
+        });
     }
     // SAFETY: see the function documentation.
-    let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| SourceError::io(path, e))?;
-    Ok(Arc::new(map))
+    let map = Arc::new(unsafe { memmap2::Mmap::map(&f) }.map_err(|e| SourceError::io(path, e))?);
+    Ok(FileMap {
+        bytes: map.clone(),
+        map: Some(map),
+    })
 }
 
 fn file_name(path: &Path) -> String {
@@ -51,15 +85,17 @@ fn ndb_error(path: &Path, e: NdbError) -> SourceError {
 
 /// Opens one store with the options.
 pub fn open_store(path: &Path, options: &OpenOptions) -> Result<PstStore, SourceError> {
-    let data = map_file(path)?;
-    PstStore::open(
-        data,
+    let map = map_file(path)?;
+    let mut store = PstStore::open(
+        map.bytes(),
         &file_name(path),
         options.salvage,
         options.code_page,
         options.limits.clone(),
     )
-    .map_err(|e| ndb_error(path, e))
+    .map_err(|e| ndb_error(path, e))?;
+    store.set_file_map(map);
+    Ok(store)
 }
 
 /// The PST/OST driver (`--from pst`).

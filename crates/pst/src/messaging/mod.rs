@@ -29,7 +29,12 @@ pub struct PstStore {
     pub(crate) code_page: u16,
     pub(crate) forced_code_page: Option<u16>,
     salvage: bool,
+    file_map: Option<crate::source::FileMap>,
+    decoded: std::sync::atomic::AtomicU64,
 }
+
+/// Messages decoded between two releases of the file map's resident pages.
+const RELEASE_EVERY: u64 = 256;
 
 /// One folder of the tree with what is needed to list its messages.
 #[derive(Clone, Debug)]
@@ -76,6 +81,8 @@ impl PstStore {
             code_page: code_page.unwrap_or(1252),
             forced_code_page: code_page,
             salvage,
+            file_map: None,
+            decoded: std::sync::atomic::AtomicU64::new(0),
         };
         match s.read_pc(NID_MESSAGE_STORE) {
             Ok(p) => {
@@ -104,6 +111,25 @@ impl PstStore {
             ),
         }
         Ok(s)
+    }
+
+    /// Keeps the file map so resident pages can be released while streaming.
+    pub fn set_file_map(&mut self, map: crate::source::FileMap) {
+        self.file_map = Some(map);
+    }
+
+    /// Counts a decoded message; every few hundred, releases the map's resident pages so the
+    /// memory use of a walk does not grow with the file size.
+    fn message_done(&self) {
+        let n = self
+            .decoded
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        if n.is_multiple_of(RELEASE_EVERY)
+            && let Some(m) = &self.file_map
+        {
+            m.release_pages();
+        }
     }
 
     /// The NDB.
@@ -345,6 +371,10 @@ impl PstStore {
             }
         }
         tree.orphans.sort_unstable();
+        // The NBT walk touched every node page: let them go.
+        if let Some(m) = &self.file_map {
+            m.release_pages();
+        }
         Ok(tree)
     }
 
@@ -591,6 +621,7 @@ impl Iterator for MessageIter<'_> {
                 let folder = self.current_folder.clone();
                 let orphan = folder.as_deref() == Some(ORPHAN_FOLDER_ID);
                 let mut r = self.store.read_message(nid, folder.as_deref());
+                self.store.message_done();
                 if let Ok(m) = &mut r {
                     m.warnings.append(&mut self.pending_warnings);
                     if orphan {
