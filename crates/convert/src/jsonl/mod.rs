@@ -276,7 +276,7 @@ impl JsonlSource {
                     });
                     current = Some(sections.len() - 1);
                 }
-                LineKind::Damaged(reason) if is_mailbox_line && !too_long => {
+                LineKind::Damaged(reason) if is_mailbox_line => {
                     close_section(&mut sections, current, before);
                     flush_orphans(&mut post_office, &mut orphans, file);
                     current = None;
