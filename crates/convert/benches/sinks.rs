@@ -92,7 +92,7 @@ fn bench(c: &mut Criterion) {
             }
             group.bench_function(name, |b| {
                 b.iter_batched(
-                    || bench_dir(),
+                    bench_dir,
                     |dir| {
                         write_all(sink.as_ref(), &mb, dir.path());
                         dir
