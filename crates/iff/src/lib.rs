@@ -27,7 +27,8 @@
 //! line, or a `Length` past the end of file yields a [`mailmig_ir::SkippedItem`] naming the
 //! primary file and line (`source_id`) and the file and offset of the fault; the other rows
 //! convert. Salvage mode ([`mailmig_ir::OpenOptions::salvage`]) applies §11's tolerant rules
-//! instead (literal stray quotes, padded/extra fields, pointer resynchronisation within 64 KiB).
+//! instead (literal stray quotes, padded/extra fields, CR LF restored in re-line-ended secondary
+//! files, pointer resynchronisation within 64 KiB).
 //! Every loop is bounded by [`mailmig_ir::Limits`] and checks the [`mailmig_ir::Budget`].
 //!
 //! ## Writing
