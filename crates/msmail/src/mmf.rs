@@ -167,7 +167,7 @@ impl Driver for MmfDriver {
     }
 
     fn detect(&self, path: &Path, head: &[u8]) -> Option<Detection> {
-        let meta = std::fs::symlink_metadata(path).ok()?;
+        let meta = std::fs::metadata(path).ok()?;
         if !meta.is_file() || upper_name(path) == "POPULATE.MSM" {
             return None;
         }
@@ -187,7 +187,7 @@ impl Driver for MmfDriver {
     }
 
     fn inspect(&self, path: &Path, _options: &OpenOptions) -> Result<Inspection, SourceError> {
-        let meta = std::fs::symlink_metadata(path).map_err(|e| SourceError::io(path, e))?;
+        let meta = std::fs::metadata(path).map_err(|e| SourceError::io(path, e))?;
         let size = meta.len();
         let head = read_head(path, (ENTROPY_START + 0x200) as u64)
             .map_err(|e| SourceError::io(path, e))?;

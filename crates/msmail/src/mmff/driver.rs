@@ -178,7 +178,7 @@ fn collect(paths: &[PathBuf], limits: &Limits) -> Result<Vec<MailboxFiles>, Sour
         });
     };
     for p in paths {
-        let meta = std::fs::symlink_metadata(p).map_err(|e| SourceError::io(p, e))?;
+        let meta = std::fs::metadata(p).map_err(|e| SourceError::io(p, e))?;
         if meta.is_file() {
             let root = p.parent().unwrap_or(Path::new(".")).to_path_buf();
             push(stem(p), &root, vec![p.clone()], &mut out);
@@ -199,7 +199,7 @@ fn collect(paths: &[PathBuf], limits: &Limits) -> Result<Vec<MailboxFiles>, Sour
             return Err(SourceError::format(
                 p.display().to_string(),
                 0,
-                "not a regular file or directory (symbolic links are not followed)",
+                "not a regular file or directory",
             ));
         }
     }
@@ -216,7 +216,7 @@ impl Driver for MmffDriver {
     }
 
     fn detect(&self, path: &Path, head: &[u8]) -> Option<Detection> {
-        let meta = std::fs::symlink_metadata(path).ok()?;
+        let meta = std::fs::metadata(path).ok()?;
         if meta.is_file() {
             let c = looks_like_mmff(head);
             return (c >= 40).then(|| Detection {

@@ -18,7 +18,8 @@
 //! (`MMFF2.MSG` before `MMFF10.MSG`). [`MmffSink`] writes the inverse: one directory per
 //! mailbox holding `MMFF1.MSG`, `MMFF2.MSG`, … (one message per file, as the SDK's numbered
 //! spool files, KB Q117581), so reading a converted output tree gives back the same mailboxes.
-//! Every message is put in one folder, `Inbox`.
+//! Every message is put in one folder, `Inbox`. Paths named on the command line are followed
+//! if they are symbolic links; links found inside an input directory are not.
 
 pub mod address;
 mod driver;

@@ -30,7 +30,7 @@ impl Driver for MsmailPostOfficeDriver {
     }
 
     fn detect(&self, path: &Path, _head: &[u8]) -> Option<Detection> {
-        let meta = std::fs::symlink_metadata(path).ok()?;
+        let meta = std::fs::metadata(path).ok()?;
         if !meta.is_dir() {
             return None;
         }
