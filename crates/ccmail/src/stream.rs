@@ -180,13 +180,30 @@ impl Decoder {
         }
         let mut out: Vec<u8> = Vec::with_capacity(bytes.len() + bytes.len() / 4 + 8);
         let mut lossy = false;
-        for &b in bytes {
-            if b.is_ascii() {
-                out.push(b);
-            } else if let Some((enc, len, l)) = table.get(usize::from(b)) {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            // ASCII runs are copied eight bytes at a time.
+            let mut run = 0usize;
+            while let Some(w) = rest.get(run..run + 8) {
+                let word = u64::from_le_bytes(<[u8; 8]>::try_from(w).unwrap_or([0x80; 8]));
+                if word & 0x8080_8080_8080_8080 != 0 {
+                    break;
+                }
+                run += 8;
+            }
+            while rest.get(run).is_some_and(u8::is_ascii) {
+                run += 1;
+            }
+            let (ascii, tail) = rest.split_at(run.min(rest.len()));
+            out.extend_from_slice(ascii);
+            let Some((&b, tail)) = tail.split_first() else {
+                break;
+            };
+            if let Some((enc, len, l)) = table.get(usize::from(b)) {
                 out.extend_from_slice(enc.get(..usize::from(*len)).unwrap_or_default());
                 lossy |= *l;
             }
+            rest = tail;
         }
         match String::from_utf8(out) {
             Ok(s) => (std::borrow::Cow::Owned(s), lossy),
@@ -1305,6 +1322,27 @@ pub(crate) mod tests {
             m[0].from.as_ref().and_then(|a| a.address.as_deref()),
             Some("A at P")
         );
+    }
+
+    #[test]
+    fn table_decoder_matches_ir_decoder() {
+        let mut bytes: Vec<u8> = (0..=255u8).collect();
+        bytes.extend_from_slice(b"plain ASCII run longer than eight bytes \x82\xA4 tail");
+        for cp in [850u16, 437, 1252, 1250] {
+            let d = Decoder::new(cp);
+            assert!(d.table.is_some());
+            for start in 0..bytes.len() {
+                let slice = &bytes[start..];
+                let (mine, mine_lossy) = d.decode(slice);
+                let (ir, ir_lossy) = codepage::decode_checked(slice, cp);
+                assert_eq!(
+                    (mine.as_ref(), mine_lossy),
+                    (ir.as_ref(), ir_lossy),
+                    "cp {cp} at {start}"
+                );
+            }
+        }
+        assert!(Decoder::new(932).table.is_none());
     }
 
     #[test]
