@@ -364,3 +364,13 @@ fn contact_keeps_named_properties() {
             .any(|p| p.name.starts_with("0x") && p.name.len() == 10)
     );
 }
+
+#[test]
+fn reply_to_from_one_off_entry_ids() {
+    let ms = messages("npm-pst-extractor_pstextractortest_4k.ost");
+    assert!(
+        ms.iter()
+            .flat_map(|m| &m.reply_to)
+            .any(|a| a.internet_address() == Some("epfromer@gmail.com"))
+    );
+}

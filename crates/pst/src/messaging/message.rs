@@ -83,6 +83,63 @@ fn meta_charset(html: &[u8]) -> Option<u16> {
     codepage::is_supported(cp).then_some(cp)
 }
 
+/// `MAPI_ONE_OFF_UID`, the provider UID of one-off entry ids (MS-OXCDATA 2.2.5.1).
+const ONE_OFF_UID: [u8; 16] = [
+    0x81, 0x2B, 0x1F, 0xA4, 0xBE, 0xA3, 0x10, 0x19, 0x9D, 0x6E, 0x00, 0xDD, 0x01, 0x0F, 0x54, 0x02,
+];
+
+/// Reply-to addresses from `PidTagReplyRecipientEntries` (0x004F): a FlatEntryList
+/// (MS-OXCDATA 2.3.3) of one-off entry ids (2.2.5.1: flags, provider UID, version, flags with
+/// 0x8000 = Unicode strings, then display name, address type and address, NUL-terminated).
+/// Other entry id kinds are skipped.
+fn reply_to(list: &[u8], cp: u16) -> Vec<Address> {
+    let count = le32(list, 0) as usize;
+    let mut out = Vec::new();
+    let mut pos = 8usize;
+    for _ in 0..count.min(1024) {
+        let cb = le32(list, pos) as usize;
+        let Some(e) = pos
+            .checked_add(4)
+            .and_then(|s| list.get(s..s.checked_add(cb)?))
+        else {
+            break;
+        };
+        pos = pos + 4 + cb.div_ceil(4) * 4;
+        if e.get(4..20) != Some(&ONE_OFF_UID[..]) {
+            continue;
+        }
+        let flags = crate::bytes::le16(e, 22);
+        let mut fields = Vec::with_capacity(3);
+        let mut rest = e.get(24..).unwrap_or(&[]);
+        for _ in 0..3 {
+            if flags & 0x8000 != 0 {
+                let end = rest
+                    .chunks_exact(2)
+                    .position(|c| c == [0, 0])
+                    .map_or(rest.len(), |i| i * 2);
+                fields.push(super::props::utf16(rest.get(..end).unwrap_or(&[])));
+                rest = rest.get(end + 2..).unwrap_or(&[]);
+            } else {
+                let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
+                fields.push(codepage::decode(rest.get(..end).unwrap_or(&[]), cp).into_owned());
+                rest = rest.get(end + 1..).unwrap_or(&[]);
+            }
+        }
+        let mut it = fields
+            .into_iter()
+            .map(|f| Some(f).filter(|f| !f.is_empty()));
+        let (name, atype, addr) = (
+            it.next().flatten(),
+            it.next().flatten(),
+            it.next().flatten(),
+        );
+        if let Some(a) = address(name, atype, addr, None) {
+            out.push(a);
+        }
+    }
+    out
+}
+
 /// Strips the subject prefix marker: U+0001 followed by one character (format notes §10.3).
 pub fn strip_subject_marker(s: &str) -> String {
     let mut it = s.chars();
@@ -213,6 +270,9 @@ impl PstStore {
             _ => Priority::Normal,
         };
         m.body = self.bodies(&bag, ctx);
+        if let Some(list) = bag.binary(0x004F) {
+            m.reply_to = reply_to(list.as_bytes(), cp);
+        }
         // Recipients.
         if let Some(e) = subnodes.get(&NID_RECIPIENT_TABLE) {
             match self.recipients(e.bid_data, e.bid_sub, cp, &mut m) {
@@ -266,6 +326,10 @@ impl PstStore {
                     {
                         b.html = Some(h);
                         b.html_from_rtf = true;
+                    }
+                    // No stored text and no HTML: derive the text from the RTF (§10.6).
+                    if b.text.is_none() && b.html.is_none() {
+                        b.text = crate::rtf::text_from_rtf(&raw);
                     }
                     b.rtf = Some(Blob::from_vec(raw));
                 }
@@ -508,6 +572,28 @@ mod tests {
         assert_eq!(meta_charset(b"<html><head><meta http-equiv=Content-Type content=\"text/html; charset=iso-8859-2\">"), Some(28592));
         assert_eq!(meta_charset(b"<meta charset=\"utf-8\">"), Some(65001));
         assert_eq!(meta_charset(b"<html>no charset</html>"), None);
+    }
+
+    #[test]
+    fn reply_to_one_off_entries() {
+        // FlatEntryList with one Unicode one-off entry id, as in the corpus.
+        let mut e = vec![0u8; 4]; // rgbFlags
+        e.extend_from_slice(&ONE_OFF_UID); // ProviderUID
+        e.extend_from_slice(&0u16.to_le_bytes()); // dwVersion
+        e.extend_from_slice(&0x8001u16.to_le_bytes()); // flags: Unicode
+        for s in ["Rolf", "SMTP", "rolf@example.com"] {
+            e.extend(s.encode_utf16().flat_map(u16::to_le_bytes));
+            e.extend_from_slice(&[0, 0]);
+        }
+        let mut l = 1u32.to_le_bytes().to_vec(); // cEntries
+        l.extend_from_slice(&((e.len() + 4) as u32).to_le_bytes()); // cbEntries
+        l.extend_from_slice(&(e.len() as u32).to_le_bytes()); // FlatEntry cb
+        l.extend_from_slice(&e);
+        let r = reply_to(&l, 1252);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].name.as_deref(), Some("Rolf"));
+        assert_eq!(r[0].internet_address(), Some("rolf@example.com"));
+        assert!(reply_to(&l[..20], 1252).is_empty());
     }
 
     #[test]
