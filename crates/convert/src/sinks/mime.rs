@@ -13,7 +13,7 @@
 //! * Every multipart boundary is `=_mm<24 hex digits of that digest>_<n>` (`n` counts the
 //!   multiparts of the message), checked not to occur in any part written without encoding.
 //!   The `=_` prefix cannot occur in quoted-printable or base64 output.
-//! * `Date` is `sent`, else `received`, via [`Timestamp::to_rfc5322`] (`-0000` for local
+//! * `Date` is `sent`, else `received`, via [`Timestamp::to_rfc5322`](mailmig_ir::Timestamp::to_rfc5322) (`-0000` for local
 //!   times whose zone is unknown, RFC 5322 §3.3). A message with neither gets no `Date`
 //!   rather than an invented one.
 //!
