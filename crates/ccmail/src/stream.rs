@@ -133,12 +133,12 @@ pub struct FramingStats {
 #[derive(Clone, Debug)]
 struct Decoder {
     code_page: u16,
-    /// Per byte value: its UTF-8 encoding, the encoding's length, and whether it was undefined.
+    /// Per byte value: the character and whether it was undefined in the page.
     table: Option<Box<[ByteUtf8; 256]>>,
 }
 
-/// One byte value decoded: UTF-8 bytes, their count, and "undefined in the page".
-type ByteUtf8 = ([u8; 4], u8, bool);
+/// One byte value decoded, and "undefined in the page".
+type ByteUtf8 = (char, bool);
 
 fn is_single_byte(cp: u16) -> bool {
     matches!(
@@ -150,19 +150,13 @@ fn is_single_byte(cp: u16) -> bool {
 impl Decoder {
     fn new(code_page: u16) -> Self {
         let table = (is_single_byte(code_page) && codepage::is_supported(code_page)).then(|| {
-            let mut t = Box::new([([0u8; 4], 0u8, false); 256]);
+            let mut t = Box::new([('\0', false); 256]);
             for (b, slot) in t.iter_mut().enumerate() {
                 let byte = [u8::try_from(b).unwrap_or(0)];
                 let (text, lossy) = codepage::decode_checked(&byte, code_page);
                 let mut chars = text.chars();
                 let c = chars.next().unwrap_or('\u{FFFD}');
-                let mut buf = [0u8; 4];
-                let len = c.encode_utf8(&mut buf).len();
-                *slot = (
-                    buf,
-                    u8::try_from(len).unwrap_or(0),
-                    lossy || chars.next().is_some(),
-                );
+                *slot = (c, lossy || chars.next().is_some());
             }
             t
         });
@@ -178,11 +172,11 @@ impl Decoder {
         {
             return (std::borrow::Cow::Borrowed(s), false);
         }
-        let mut out: Vec<u8> = Vec::with_capacity(bytes.len() + bytes.len() / 4 + 8);
+        let mut out = String::with_capacity(bytes.len() + bytes.len() / 4 + 8);
         let mut lossy = false;
         let mut rest = bytes;
         while !rest.is_empty() {
-            // ASCII runs are copied eight bytes at a time.
+            // ASCII runs are found eight bytes at a time and appended as one `str`.
             let mut run = 0usize;
             while let Some(w) = rest.get(run..run + 8) {
                 let word = u64::from_le_bytes(<[u8; 8]>::try_from(w).unwrap_or([0x80; 8]));
@@ -195,20 +189,21 @@ impl Decoder {
                 run += 1;
             }
             let (ascii, tail) = rest.split_at(run.min(rest.len()));
-            out.extend_from_slice(ascii);
+            if ascii.len() >= 16 {
+                out.push_str(std::str::from_utf8(ascii).unwrap_or_default());
+            } else {
+                ascii.iter().for_each(|&a| out.push(char::from(a)));
+            }
             let Some((&b, tail)) = tail.split_first() else {
                 break;
             };
-            if let Some((enc, len, l)) = table.get(usize::from(b)) {
-                out.extend_from_slice(enc.get(..usize::from(*len)).unwrap_or_default());
+            if let Some((c, l)) = table.get(usize::from(b)) {
+                out.push(*c);
                 lossy |= *l;
             }
             rest = tail;
         }
-        match String::from_utf8(out) {
-            Ok(s) => (std::borrow::Cow::Owned(s), lossy),
-            Err(_) => codepage::decode_checked(bytes, self.code_page),
-        }
+        (std::borrow::Cow::Owned(out), lossy)
     }
 }
 
