@@ -137,10 +137,15 @@ fn make_maildir(dir: &Path, is_folder: bool) -> Result<(), SinkError> {
 pub(crate) fn crlf_to_lf(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut rest = bytes;
-    while let Some(pos) = memchr::memmem::find(rest, b"\r\n") {
-        out.extend_from_slice(rest.get(..pos).unwrap_or_default());
-        out.push(b'\n');
-        rest = rest.get(pos + 2..).unwrap_or_default();
+    while let Some(pos) = memchr::memchr(b'\r', rest) {
+        if rest.get(pos + 1) == Some(&b'\n') {
+            out.extend_from_slice(rest.get(..pos).unwrap_or_default());
+            out.push(b'\n');
+            rest = rest.get(pos + 2..).unwrap_or_default();
+        } else {
+            out.extend_from_slice(rest.get(..=pos).unwrap_or_default());
+            rest = rest.get(pos + 1..).unwrap_or_default();
+        }
     }
     out.extend_from_slice(rest);
     out

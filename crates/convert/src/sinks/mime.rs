@@ -529,11 +529,8 @@ impl Boundaries<'_> {
             } else {
                 format!("{}_{}_{salt}", self.base, self.next)
             };
-            if !self
-                .avoid
-                .iter()
-                .any(|hay| memchr::memmem::find(hay, candidate.as_bytes()).is_some())
-            {
+            let finder = memchr::memmem::Finder::new(candidate.as_bytes());
+            if !self.avoid.iter().any(|hay| finder.find(hay).is_some()) {
                 self.next += 1;
                 return Ok(candidate);
             }
