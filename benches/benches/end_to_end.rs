@@ -44,6 +44,7 @@ fn end_to_end(c: &mut Criterion) {
                                 inputs: Vec::new(),
                                 progress: None,
                                 fingerprint: "bench".into(),
+                                durability: Default::default(),
                             };
                             run(Arc::clone(&source), Arc::from(sink), &opts).expect("run");
                             tmp

@@ -253,3 +253,33 @@ fn preflight_refuses_foreign_output_directories() {
         "a different run must not merge into this output"
     );
 }
+
+/// `--no-sync` changes only whether output is flushed, never what is written.
+#[test]
+fn no_sync_writes_the_same_tree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("input");
+    generate_jsonl(&input, 4, 6);
+    let a = tmp.path().join("sync");
+    let b = tmp.path().join("nosync");
+    let o = run(&[
+        "convert",
+        input.to_str().unwrap(),
+        "--to",
+        "eml",
+        "-o",
+        a.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let o = run(&[
+        "convert",
+        input.to_str().unwrap(),
+        "--to",
+        "eml",
+        "--no-sync",
+        "-o",
+        b.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_same_tree(&snapshot(&a), &snapshot(&b));
+}

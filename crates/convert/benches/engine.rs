@@ -42,6 +42,7 @@ fn bench(c: &mut Criterion) {
                             out_dir: dir.path().join("out"),
                             jobs,
                             fingerprint: "bench".into(),
+                            durability: Default::default(),
                             ..RunOptions::default()
                         };
                         let _ = engine::run(source, Arc::from(sink), &opts);

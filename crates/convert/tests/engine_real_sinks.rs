@@ -33,6 +33,7 @@ fn convert(sink: &str, out: &std::path::Path, jobs: usize) -> engine::RunReport 
         out_dir: out.to_path_buf(),
         jobs,
         fingerprint: format!("synth {sink}"),
+        durability: Default::default(),
         ..RunOptions::default()
     };
     let sink: Arc<dyn mailmig_ir::Sink> = Arc::from(builtin_sink(sink).unwrap());

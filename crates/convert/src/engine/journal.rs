@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::EngineError;
+use super::layout::Durability;
 use super::report::MailboxReport;
 
 /// Format version of the journal.
@@ -50,6 +51,7 @@ pub struct JournalEntry {
 pub(crate) struct Journal {
     path: PathBuf,
     file: File,
+    durability: Durability,
 }
 
 impl Journal {
@@ -60,6 +62,7 @@ impl Journal {
     pub(crate) fn open(
         path: &Path,
         header: &JournalHeader,
+        durability: Durability,
     ) -> Result<(Self, Vec<JournalEntry>), EngineError> {
         let io = |e| EngineError::io(path, e);
         let mut file = OpenOptions::new()
@@ -86,7 +89,9 @@ impl Journal {
         if complete < text.len() {
             // Torn last line from a killed process: drop it.
             file.set_len(complete as u64).map_err(io)?;
-            file.sync_data().map_err(io)?;
+            if durability.syncs() {
+                file.sync_data().map_err(io)?;
+            }
             text.truncate(complete);
         }
         let mut lines = text.split(|&b| b == b'\n').filter(|l| !l.is_empty());
@@ -99,9 +104,12 @@ impl Journal {
                 line.push(b'\n');
                 file.seek(SeekFrom::Start(0)).map_err(io)?;
                 file.write_all(&line).map_err(io)?;
-                file.sync_all().map_err(io)?;
+                if durability.syncs() {
+                    file.sync_all().map_err(io)?;
+                }
                 if let Some(dir) = path.parent() {
-                    super::layout::sync_dir(dir).map_err(|e| EngineError::io(dir, e))?;
+                    super::layout::sync_dir(dir, durability)
+                        .map_err(|e| EngineError::io(dir, e))?;
                 }
             }
             Some(first) => {
@@ -134,19 +142,31 @@ impl Journal {
             Self {
                 path: path.to_path_buf(),
                 file,
+                durability,
             },
             entries,
         ))
     }
 
-    /// Appends one entry as a single `write` and `fsync`s it.
+    /// The durability the journal was opened with.
+    pub(crate) fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    /// Appends one entry as a single `write` and `fsync`s it (unless relaxed).
     pub(crate) fn append(&mut self, entry: &JournalEntry) -> Result<(), EngineError> {
         let mut line =
             serde_json::to_vec(entry).map_err(|e| EngineError::io(&self.path, e.into()))?;
         line.push(b'\n');
         self.file
             .write_all(&line)
-            .and_then(|()| self.file.sync_data())
+            .and_then(|()| {
+                if self.durability.syncs() {
+                    self.file.sync_data()
+                } else {
+                    Ok(())
+                }
+            })
             .map_err(|e| EngineError::io(&self.path, e))
     }
 }

@@ -274,13 +274,38 @@ pub(crate) fn remove_path(path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// How hard the engine works to make committed output survive a power failure or an
+/// operating-system crash (a killed *process* never needs it: the page cache survives).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// Flush every mailbox to disk before it is renamed into place and journaled, and the
+    /// journal and `report.json` before they count (the default): after a power cut the
+    /// journal never names a mailbox whose files did not reach the disk.
+    #[default]
+    Sync,
+    /// No flushes (`--no-sync`): faster, most of all on busy file systems, where one flush
+    /// waits for everyone's dirty data. A killed process still resumes exactly; after a power
+    /// cut, delete the output directory and run again.
+    Relaxed,
+}
+
+impl Durability {
+    /// True when flushes are made.
+    pub fn syncs(self) -> bool {
+        self == Self::Sync
+    }
+}
+
 /// Makes everything below `dir` durable, so a rename that commits it cannot survive a power
-/// cut while its contents do not.
+/// cut while its contents do not. Does nothing under [`Durability::Relaxed`].
 ///
 /// On Linux one `syncfs(2)` on the directory flushes its whole file system: measured on the
 /// EML sink (one file per message) it is far cheaper than an `fsync` per file, which made
 /// the engine write under 100 messages/s. Elsewhere every file and directory is `fsync`ed.
-pub(crate) fn sync_tree(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn sync_tree(dir: &Path, durability: Durability) -> std::io::Result<()> {
+    if !durability.syncs() {
+        return Ok(());
+    }
     #[cfg(target_os = "linux")]
     {
         let d = File::open(dir)?;
@@ -309,11 +334,15 @@ fn sync_tree_at(dir: &Path, depth: u32) -> std::io::Result<()> {
             File::open(entry.path())?.sync_all()?;
         }
     }
-    sync_dir(dir)
+    sync_dir(dir, Durability::Sync)
 }
 
-/// `fsync`s a directory (its entries), where the platform allows it.
-pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
+/// `fsync`s a directory (its entries), where the platform allows it; nothing under
+/// [`Durability::Relaxed`].
+pub(crate) fn sync_dir(dir: &Path, durability: Durability) -> std::io::Result<()> {
+    if !durability.syncs() {
+        return Ok(());
+    }
     #[cfg(unix)]
     {
         File::open(dir)?.sync_all()
@@ -325,16 +354,28 @@ pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Writes `bytes` to `tmp`, `fsync`s it and renames it to `dest` (atomic on POSIX).
-pub(crate) fn write_atomic(tmp: &Path, dest: &Path, bytes: &[u8]) -> Result<(), EngineError> {
+/// Writes `bytes` to `tmp`, `fsync`s it (unless relaxed) and renames it to `dest` (atomic on
+/// POSIX).
+pub(crate) fn write_atomic(
+    tmp: &Path,
+    dest: &Path,
+    bytes: &[u8],
+    durability: Durability,
+) -> Result<(), EngineError> {
     let mut f = File::create(tmp).map_err(|e| EngineError::io(tmp, e))?;
     f.write_all(bytes)
-        .and_then(|()| f.sync_all())
+        .and_then(|()| {
+            if durability.syncs() {
+                f.sync_all()
+            } else {
+                Ok(())
+            }
+        })
         .map_err(|e| EngineError::io(tmp, e))?;
     drop(f);
     fs::rename(tmp, dest).map_err(|e| EngineError::io(dest, e))?;
     if let Some(parent) = dest.parent() {
-        sync_dir(parent).map_err(|e| EngineError::io(parent, e))?;
+        sync_dir(parent, durability).map_err(|e| EngineError::io(parent, e))?;
     }
     Ok(())
 }

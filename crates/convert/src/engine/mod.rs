@@ -57,7 +57,7 @@ use std::time::{Duration, Instant};
 use mailmig_ir::{Budget, CommittedMailbox, MailboxInfo, Sink, Source};
 
 pub use journal::{JournalEntry, JournalHeader};
-pub use layout::dir_names;
+pub use layout::{Durability, dir_names};
 pub use report::{
     FinishReport, FoundCounts, MailboxReport, MailboxStatus, MailboxTimings, PostOfficeSummary,
     ReportWarning, RunReport, RunTimings, Totals,
@@ -139,6 +139,8 @@ pub struct RunOptions {
     pub inputs: Vec<PathBuf>,
     /// Progress callback.
     pub progress: Option<ProgressFn>,
+    /// Whether committed output is flushed to disk (default: it is).
+    pub durability: Durability,
     /// The caller's description of inputs, format and options; stored in the journal so that
     /// resuming into an output directory of a different run is refused.
     pub fingerprint: String,
@@ -154,6 +156,7 @@ impl std::fmt::Debug for RunOptions {
             .field("inputs", &self.inputs)
             .field("progress", &self.progress.is_some())
             .field("fingerprint", &self.fingerprint)
+            .field("durability", &self.durability)
             .finish()
     }
 }
@@ -296,7 +299,7 @@ pub fn run(
     if state == OutputState::Fresh {
         layout::remove_path(&journal_path).map_err(|e| EngineError::io(&journal_path, e))?;
     }
-    let (mut journal, entries) = Journal::open(&journal_path, &header)?;
+    let (mut journal, entries) = Journal::open(&journal_path, &header, opts.durability)?;
 
     let mailboxes: &[MailboxInfo] = source.mailboxes();
     let names = dir_names(mailboxes);
@@ -386,6 +389,7 @@ pub fn run(
                 dir_name: dir_name.clone(),
                 staging: tmp_dir.join(dir_name),
                 no_mail: opts.no_mail,
+                durability: opts.durability,
                 budget: budget.clone(),
                 progress: progress.clone(),
                 done: tx.clone(),
@@ -501,7 +505,15 @@ pub fn run(
             display_name: r.display_name.clone(),
         })
         .collect();
-    let finish = run_finish(&*source, &*sink, &committed, &names, out_dir, &tmp_dir)?;
+    let finish = run_finish(
+        &*source,
+        &*sink,
+        &committed,
+        &names,
+        out_dir,
+        &tmp_dir,
+        opts.durability,
+    )?;
 
     let po = source.post_office();
     let mut report = RunReport {
@@ -533,6 +545,7 @@ pub fn run(
         &tmp_dir.join(REPORT_FILE),
         &out_dir.join(REPORT_FILE),
         &json,
+        opts.durability,
     )?;
     // Staging is empty now unless an abandoned worker still writes into it; best effort.
     let _ = layout::remove_path(&tmp_dir);
@@ -601,7 +614,8 @@ fn commit_ready(
         layout::remove_path(&dest).map_err(|e| EngineError::io(&dest, e))?;
         if report.status.is_committed() {
             fs::rename(&staging, &dest).map_err(|e| EngineError::io(&dest, e))?;
-            layout::sync_dir(out_dir).map_err(|e| EngineError::io(out_dir, e))?;
+            layout::sync_dir(out_dir, journal.durability())
+                .map_err(|e| EngineError::io(out_dir, e))?;
             journal.append(&JournalEntry {
                 index: index as u64,
                 report: report.clone(),
@@ -631,6 +645,7 @@ fn run_finish(
     names: &[String],
     out_dir: &Path,
     tmp_dir: &Path,
+    durability: Durability,
 ) -> Result<FinishReport, EngineError> {
     let staging = tmp_dir.join(FINISH_STAGING);
     layout::remove_path(&staging).map_err(|e| EngineError::io(&staging, e))?;
@@ -650,7 +665,7 @@ fn run_finish(
             error: Some(error),
         });
     }
-    layout::sync_tree(&staging).map_err(|e| EngineError::io(&staging, e))?;
+    layout::sync_tree(&staging, durability).map_err(|e| EngineError::io(&staging, e))?;
     let mut files = Vec::new();
     for entry in fs::read_dir(&staging).map_err(|e| EngineError::io(&staging, e))? {
         let entry = entry.map_err(|e| EngineError::io(&staging, e))?;
@@ -676,7 +691,7 @@ fn run_finish(
         }
         fs::rename(&from, &to).map_err(|e| EngineError::io(&to, e))?;
     }
-    layout::sync_dir(out_dir).map_err(|e| EngineError::io(out_dir, e))?;
+    layout::sync_dir(out_dir, durability).map_err(|e| EngineError::io(out_dir, e))?;
     let _ = fs::remove_dir(&staging);
     Ok(FinishReport {
         files: files

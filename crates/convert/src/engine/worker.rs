@@ -40,6 +40,7 @@ pub(crate) struct WorkerJob {
     pub dir_name: String,
     pub staging: PathBuf,
     pub no_mail: bool,
+    pub durability: super::layout::Durability,
     pub budget: Budget,
     pub progress: Option<ProgressFn>,
     pub done: Sender<(usize, WorkerOutcome)>,
@@ -231,7 +232,8 @@ fn write_section(job: &WorkerJob, acc: &mut Acc) -> Result<WrittenStats, Stop> {
     job.budget.check()?;
     let stats = writer.finish().map_err(Stop::Sink)?;
     drop(folders);
-    super::layout::sync_tree(&job.staging).map_err(|e| Stop::Io(job.staging.clone(), e))?;
+    super::layout::sync_tree(&job.staging, job.durability)
+        .map_err(|e| Stop::Io(job.staging.clone(), e))?;
     job.budget.check()?;
     Ok(stats)
 }

@@ -343,6 +343,7 @@ pub fn options(out: &Path, jobs: usize) -> RunOptions {
         inputs: Vec::new(),
         progress: None,
         fingerprint: "test run v1".into(),
+        durability: Default::default(),
     }
 }
 
