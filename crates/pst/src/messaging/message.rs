@@ -319,21 +319,8 @@ impl PstStore {
             };
         }
         if let Some(rtf) = bag.binary(0x1009).filter(|r| !r.is_empty()) {
-            match crate::rtf::decompress_rtf(rtf.as_bytes(), self.ndb.limits()) {
-                Ok(raw) => {
-                    if b.html.is_none()
-                        && let Some(h) = crate::rtf::html_from_rtf(&raw)
-                    {
-                        b.html = Some(h);
-                        b.html_from_rtf = true;
-                    }
-                    // No stored text and no HTML: derive the text from the RTF (§10.6).
-                    if b.text.is_none() && b.html.is_none() {
-                        b.text = crate::rtf::text_from_rtf(&raw);
-                    }
-                    b.rtf = Some(Blob::from_vec(raw));
-                }
-                Err(e) => ctx.warn("pst.rtf", format!("compressed RTF body unreadable: {e}")),
+            for (code, msg) in apply_compressed_rtf(rtf.as_bytes(), self.ndb.limits(), &mut b) {
+                ctx.warn(code, msg);
             }
         }
         b
@@ -563,9 +550,73 @@ impl PstStore {
     }
 }
 
+/// Decodes `PidTagRtfCompressed` ([MS-OXRTFCP]) into `b.rtf`; where the message has no HTML
+/// body, recovers it from RTF-encapsulated HTML ([MS-OXRTFEX]) and, with neither text nor
+/// HTML, derives the text (pst.md §10.6). Lenient: a CRC mismatch or a cut stream keeps the
+/// RTF that is there, with a warning, instead of dropping the body and the HTML inside it.
+/// Returns the warnings as (code, message).
+fn apply_compressed_rtf(
+    compressed: &[u8],
+    limits: &mailmig_ir::Limits,
+    b: &mut Bodies,
+) -> Vec<(&'static str, String)> {
+    let mut warnings = Vec::new();
+    let d = match crate::rtf::decompress_rtf_lenient(compressed, limits) {
+        Ok(d) => d,
+        Err(e) => {
+            warnings.push(("pst.rtf", format!("compressed RTF body unreadable: {e}")));
+            return warnings;
+        }
+    };
+    if !d.crc_ok {
+        warnings.push((
+            "pst.rtf-crc",
+            "compressed RTF body fails its CRC; kept as read".into(),
+        ));
+    }
+    if d.truncated {
+        warnings.push((
+            "pst.rtf-truncated",
+            "compressed RTF body is cut short; kept as read".into(),
+        ));
+    }
+    let raw = d.rtf;
+    if b.html.is_none()
+        && let Some(h) = crate::rtf::html_from_rtf(&raw)
+    {
+        b.html = Some(h);
+        b.html_from_rtf = true;
+    }
+    if b.text.is_none() && b.html.is_none() {
+        b.text = crate::rtf::text_from_rtf(&raw);
+    }
+    b.rtf = Some(Blob::from_vec(raw));
+    warnings
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rtf_with_a_bad_crc_is_kept_with_a_warning() {
+        let rtf =
+            b"{\\rtf1\\ansi\\ansicpg1252\\fromhtml1 {\\*\\htmltag64 <p>}hi{\\*\\htmltag72 </p>}}";
+        let mut compressed = crate::rtf::compress_rtf(rtf);
+        // CRC field of the MS-OXRTFCP header (bytes 12..16).
+        compressed[12] ^= 0xFF;
+        let mut b = Bodies::default();
+        let w = apply_compressed_rtf(&compressed, &mailmig_ir::Limits::default(), &mut b);
+        assert_eq!(w.iter().map(|x| x.0).collect::<Vec<_>>(), ["pst.rtf-crc"]);
+        assert_eq!(b.rtf.as_ref().map(Blob::as_bytes), Some(&rtf[..]));
+        assert_eq!(b.html.as_deref(), Some("<p>hi</p>"));
+        assert!(b.html_from_rtf);
+
+        let mut b = Bodies::default();
+        let w = apply_compressed_rtf(b"short", &mailmig_ir::Limits::default(), &mut b);
+        assert_eq!(w.iter().map(|x| x.0).collect::<Vec<_>>(), ["pst.rtf"]);
+        assert!(b.rtf.is_none());
+    }
 
     #[test]
     fn html_meta_charset() {
