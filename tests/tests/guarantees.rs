@@ -99,7 +99,7 @@ fn parallel_output_equals_serial_output() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("input");
     generate_jsonl(&input, 12, 30);
-    for to in ["maildir", "mbox", "eml", "jsonl"] {
+    for to in ["maildir", "mbox", "eml", "jsonl", "iff", "ccmail", "mmff"] {
         let a = tmp.path().join(format!("{to}-j1"));
         let b = tmp.path().join(format!("{to}-j4"));
         for (dir, j) in [(&a, "1"), (&b, "4")] {
@@ -282,4 +282,73 @@ fn no_sync_writes_the_same_tree() {
     ]);
     assert_eq!(o.status.code(), Some(0));
     assert_same_tree(&snapshot(&a), &snapshot(&b));
+}
+
+/// Guarantee 5 for sinks with post-office files (IFF packing list and directory, cc:Mail
+/// directory export, JSON Lines post office): a run stopped after some mailboxes were
+/// committed — simulated exactly at a commit boundary by removing the later journal lines,
+/// their directories and everything written at the end — resumes to the same tree.
+#[test]
+fn resumed_runs_write_the_same_post_office_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("input");
+    generate_jsonl(&input, 6, 3);
+    for to in ["iff", "ccmail", "jsonl"] {
+        let full = tmp.path().join(format!("{to}-full"));
+        let o = run(&[
+            "convert",
+            input.to_str().unwrap(),
+            "--to",
+            to,
+            "-o",
+            full.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{to}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let part = tmp.path().join(format!("{to}-part"));
+        copy_tree(&full, &part);
+        // Keep the journal header and the first two mailboxes.
+        let journal = part.join(".mailmig/journal.jsonl");
+        let text = std::fs::read_to_string(&journal).unwrap();
+        let kept: Vec<&str> = text.lines().take(3).collect();
+        std::fs::write(&journal, format!("{}\n", kept.join("\n"))).unwrap();
+        let r = report(&full);
+        let dirs: Vec<String> = r["mailboxes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["dir_name"].as_str().unwrap().to_string())
+            .collect();
+        for entry in std::fs::read_dir(&part).unwrap() {
+            let p = entry.unwrap().path();
+            let name = p.file_name().unwrap().to_str().unwrap().to_string();
+            if name == ".mailmig" || dirs[..2].contains(&name) {
+                continue;
+            }
+            if p.is_dir() {
+                std::fs::remove_dir_all(&p).unwrap();
+            } else {
+                std::fs::remove_file(&p).unwrap();
+            }
+        }
+        let o = run(&[
+            "convert",
+            input.to_str().unwrap(),
+            "--to",
+            to,
+            "-o",
+            part.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{to}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_same_tree(&snapshot(&full), &snapshot(&part));
+    }
 }

@@ -289,6 +289,8 @@ fn write_post_office(
             key: mb.key.clone(),
             dir_name,
             display_name: mb.display_name.clone(),
+            path: dir.clone(),
+            mailbox: mb.clone(),
         });
     }
     sink.finish(po, &committed, out).unwrap();

@@ -393,7 +393,7 @@ proptest! {
         let mut w = mailmig_ir::Sink::open_mailbox(&sink, ctx, &dir).unwrap();
         for m in &msgs { w.write_message(m).unwrap(); }
         w.finish().unwrap();
-        let committed = [mailmig_ir::CommittedMailbox { key: "k".into(), dir_name: "k".into(), display_name: "K".into() }];
+        let committed = [mailmig_ir::CommittedMailbox { key: "k".into(), dir_name: "k".into(), display_name: "K".into(), ..Default::default() }];
         mailmig_ir::Sink::finish(&sink, &po, &committed, tmp.path()).unwrap();
         let back = JsonlSource::from_dir(tmp.path(), &OpenOptions::default()).unwrap();
         prop_assert_eq!(back.post_office(), &po);

@@ -1,25 +1,28 @@
 //! Writing a migration-file set: [`IffSink`] (`formats/exchange-iff.md` §9 and §12).
 //!
-//! Layout of the output tree (a project decision within the documented rules, §1 "any
-//! organisation of sections into files is allowed"):
+//! Layout of the output tree. §1 requires every file of a set to sit in the packing list's
+//! directory, and the run engine commits each mailbox into a directory of its own; so each
+//! mailbox's files are written there and `Sink::finish` hard-links them (copies where links are
+//! impossible) into the output root, which then holds the complete, flat set the importer reads:
 //!
 //! ```text
-//! <out>/<POSTOFFICE>.PKL          written by Sink::finish (Windows-1252)
-//! <out>/DIRECTORY.PRI             written by Sink::finish: the DIRECTORY section
-//! <out>/<NNNNNNNN>.PRI            written by Sink::finish for each directory mailbox user the
-//!                                 run wrote no mailbox for: a header-only MAILMESSAGE section
-//!                                 (§9: every user gets a section and a primary file)
-//! <out>/<dir_name>/<NNNNNNNN>.PRI one per mailbox: its PAB section (if it has a personal address
+//! <out>/<POSTOFFICE>.PKL          the packing list (Windows-1252), naming every file below
+//! <out>/DIRECTORY.PRI             the DIRECTORY section
+//! <out>/<NNNNNNNN>.PRI            one per mailbox: its PAB section (if it has a personal address
 //!                                 book) and its MAILMESSAGE section — always, even with no mail
-//!                                 and with --no-mail (KB Q194218, KB Q174749)
-//! <out>/<dir_name>/<NNNNNNNN>.SEC one per mailbox that has secondary data
+//!                                 and with --no-mail (KB Q194218, KB Q174749); also for every
+//!                                 directory mailbox user the run wrote no mailbox for
+//! <out>/<NNNNNNNN>.SEC            one per mailbox that has secondary data
+//! <out>/<dir_name>/<NNNNNNNN>.*   the same files of that mailbox (the engine's unit of commit
+//!                                 and resume)
 //! ```
 //!
 //! `NNNNNNNN` is the 1-based position of the mailbox's owner among the directory's mailbox
-//! users (`00000001` …, §12), or `MAILBOX` for a mailbox without a directory entry. The packing
-//! list names the per-mailbox files by their relative paths (`dir\00000001.PRI`), in mailbox
-//! order; pointers `#00000001.SEC(offset)` name a secondary file in the primary file's own
-//! directory (the reader resolves them there first).
+//! users (`00000001` …, §12), or `X` and seven hex digits of a hash of the key for a mailbox
+//! without a directory entry. Pointers `#00000001.SEC(offset)` name a secondary file in the
+//! primary file's own directory, which holds for both places. The packing list is built from
+//! the committed directories on disk, so a resumed run writes exactly what an uninterrupted
+//! one does.
 //!
 //! Rules applied (§3.1, §12): CR LF on every line including the last; no continuation lines; every
 //! field containing `# ! , \ " % .` quoted as a whole with inner quotes doubled; pointers never
@@ -52,21 +55,12 @@ pub const DIRECTORY_FILE: &str = "DIRECTORY.PRI";
 pub struct IffSink {
     code_page: u16,
     home_server: Option<String>,
-    written: Mutex<HashMap<String, WrittenMailbox>>,
     positions: Mutex<Option<PositionCache>>,
 }
 
 /// Positions of mailbox users in a post office's directory, tagged with the post office's
 /// address and entry count so that a different post office recomputes them.
 type PositionCache = (usize, usize, HashMap<String, usize>);
-
-/// What one mailbox writer produced, kept for the packing list and the directory.
-#[derive(Clone, Debug)]
-struct WrittenMailbox {
-    stem: String,
-    has_secondary: bool,
-    info: MailboxInfo,
-}
 
 impl Default for IffSink {
     fn default() -> Self {
@@ -81,7 +75,6 @@ impl IffSink {
         Self {
             code_page,
             home_server: None,
-            written: Mutex::new(HashMap::new()),
             positions: Mutex::new(None),
         }
     }
@@ -114,13 +107,51 @@ impl IffSink {
         guard.as_ref().and_then(|(_, _, m)| m.get(id).copied())
     }
 
+    /// File stem of a mailbox's primary and secondary files: the owner's 1-based position
+    /// among the directory's mailbox users (`00000001`, as the Migration Wizard named them,
+    /// §1), or for a mailbox without a directory entry `X` and seven hex digits of an FNV-1a
+    /// hash of its key — unique names, since all files of a set share one directory (§1).
     fn stem_for(&self, po: &PostOffice, mailbox: &MailboxInfo) -> String {
         let id = mailbox.directory_id.as_deref().unwrap_or(&mailbox.key);
         match self.position(po, id) {
             Some(n) => format!("{n:08}"),
-            None => "MAILBOX".into(),
+            None => {
+                let h = mailbox.key.bytes().fold(0x811C_9DC5_u32, |h, b| {
+                    (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+                });
+                format!("X{:07X}", h & 0x0FFF_FFFF)
+            }
         }
     }
+}
+
+/// The primary and secondary files in a committed mailbox directory, sorted by name, each
+/// with `true` for a primary file.
+fn set_files(dir: &Path) -> Result<Vec<(String, bool)>, SinkError> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ext = Path::new(&name)
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_uppercase());
+        match ext.as_deref() {
+            Some("PRI") => out.push((name, true)),
+            Some("SEC") => out.push((name, false)),
+            _ => {}
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Hard-links `from` to `to` (no extra space, same bytes), copying where links are not
+/// possible (another file system, or a file system without links).
+fn link_or_copy(from: &Path, to: &Path) -> Result<(), SinkError> {
+    if std::fs::hard_link(from, to).is_ok() {
+        return Ok(());
+    }
+    std::fs::copy(from, to).map(|_| ()).map_err(io(to))
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SinkError + '_ {
@@ -196,8 +227,7 @@ struct SecWriter {
     len: u64,
 }
 
-struct IffMailboxWriter<'a> {
-    sink: &'a IffSink,
+struct IffMailboxWriter {
     code_page: u16,
     dir: PathBuf,
     stem: String,
@@ -207,10 +237,9 @@ struct IffMailboxWriter<'a> {
     sec: Option<SecWriter>,
     folder_paths: HashMap<String, String>,
     stats: WrittenStats,
-    info: MailboxInfo,
 }
 
-impl IffMailboxWriter<'_> {
+impl IffMailboxWriter {
     fn sec_name(&self) -> String {
         format!("{}.SEC", self.stem)
     }
@@ -391,7 +420,7 @@ fn render_embedded(m: &Message, code_page: u16) -> Vec<u8> {
 
 const KEYWORDS: [&str; 3] = ["DIRECTORY", "PAB", "MAILMESSAGE"];
 
-impl MailboxWriter for IffMailboxWriter<'_> {
+impl MailboxWriter for IffMailboxWriter {
     fn write_message(&mut self, m: &Message) -> Result<(), SinkError> {
         let folder = m
             .folder
@@ -455,14 +484,6 @@ impl MailboxWriter for IffMailboxWriter<'_> {
             sec_len = sec.len;
         }
         self.stats.bytes = self.pri_len + sec_len;
-        let record = WrittenMailbox {
-            stem: self.stem.clone(),
-            has_secondary: self.sec.is_some(),
-            info: self.info.clone(),
-        };
-        if let Ok(mut w) = self.sink.written.lock() {
-            w.insert(self.info.key.clone(), record);
-        }
         Ok(self.stats)
     }
 }
@@ -566,7 +587,6 @@ impl Sink for IffSink {
         let pri_path = dir.join(format!("{stem}.PRI"));
         let f = File::create(&pri_path).map_err(io(&pri_path))?;
         let mut w = IffMailboxWriter {
-            sink: self,
             code_page: self.code_page,
             dir: dir.to_path_buf(),
             stem,
@@ -576,7 +596,6 @@ impl Sink for IffSink {
             sec: None,
             folder_paths: folder_paths(ctx.folders),
             stats: WrittenStats::default(),
-            info: ctx.mailbox.clone(),
         };
         let target = mailmessage_target(ctx.mailbox);
         if !ctx.mailbox.personal_address_book.is_empty() {
@@ -597,11 +616,6 @@ impl Sink for IffSink {
         mailboxes: &[CommittedMailbox],
         dir: &Path,
     ) -> Result<(), SinkError> {
-        let written = self
-            .written
-            .lock()
-            .map_err(|_| SinkError::Other("iff sink state poisoned".into()))?
-            .clone();
         let cp = self.code_page;
         // DIRECTORY.PRI
         let mut text = format!("DIRECTORY\r\n{}\r\n", DIRECTORY_HEADER.join(","));
@@ -617,24 +631,19 @@ impl Sink for IffSink {
                 text.push_str("\r\n");
             }
         }
+        // Mailboxes come from `mailboxes` (also those committed by an earlier, interrupted run),
+        // never from writer state, so a resumed run writes the same files.
         let mut covered: HashSet<String> = HashSet::new();
         for cm in mailboxes {
-            let Some(wm) = written.get(&cm.key) else {
-                covered.insert(cm.key.clone());
-                continue;
-            };
-            let id = wm
-                .info
-                .directory_id
-                .clone()
-                .unwrap_or_else(|| wm.info.key.clone());
+            let info = &cm.mailbox;
+            let id = info.directory_id.clone().unwrap_or_else(|| cm.key.clone());
             covered.insert(id.clone());
-            if !dir_ids.contains(id.as_str()) && !is_public(&wm.info) {
+            if !dir_ids.contains(id.as_str()) && !is_public(info) {
                 let e = DirectoryEntry {
                     kind: EntryKind::MailboxUser,
                     id,
-                    display_name: wm.info.display_name.clone(),
-                    address: wm.info.address.clone(),
+                    display_name: info.display_name.clone(),
+                    address: info.address.clone(),
                     ..DirectoryEntry::default()
                 };
                 if let Some(row) = directory_row(&e, self.home_server.as_deref()) {
@@ -669,31 +678,42 @@ impl Sink for IffSink {
                 .map_err(io(&path))?;
             extra.push(name);
         }
+        // All files of a set sit in the packing list's directory (§1): each mailbox's files
+        // are linked (or copied) from its committed directory into the output root.
+        let mut pri_names = Vec::new();
+        let mut secs = Vec::new();
+        let mut placed: HashSet<String> = extra.iter().map(|n| n.to_ascii_uppercase()).collect();
+        placed.insert(DIRECTORY_FILE.to_ascii_uppercase());
+        for cm in mailboxes {
+            for (name, is_pri) in set_files(&cm.path)? {
+                if !placed.insert(name.to_ascii_uppercase()) {
+                    return Err(SinkError::Other(format!(
+                        "{}: {name} is also written by another mailbox; the files of a \
+                         migration set share one directory and need unique names",
+                        cm.path.display()
+                    )));
+                }
+                link_or_copy(&cm.path.join(&name), &dir.join(&name))?;
+                if is_pri {
+                    pri_names.push(name);
+                } else {
+                    secs.push(name);
+                }
+            }
+        }
         // The packing list (§4, §12), in Windows-1252.
         let mut pkl = format!("{cp}\r\n\r\n{DIRECTORY_FILE}\r\n");
-        let mut secs = Vec::new();
-        for cm in mailboxes {
-            let (stem, has_sec) = match written.get(&cm.key) {
-                Some(w) => (w.stem.clone(), w.has_secondary),
-                // A mailbox committed by an earlier (resumed) run: its stem is recomputed from
-                // the directory; whether it has a secondary file is unknown, so none is listed.
-                None => (
-                    self.position(post_office, &cm.key)
-                        .map_or_else(|| "MAILBOX".to_string(), |n| format!("{n:08}")),
-                    false,
-                ),
-            };
-            pkl.push_str(&format!("{}\\{stem}.PRI\r\n", cm.dir_name));
-            if has_sec {
-                secs.push(format!("{}\\{stem}.SEC\r\n", cm.dir_name));
-            }
+        for name in pri_names {
+            pkl.push_str(&name);
+            pkl.push_str("\r\n");
         }
         for name in extra {
             pkl.push_str(&name);
             pkl.push_str("\r\n");
         }
-        for s in secs {
-            pkl.push_str(&s);
+        for name in secs {
+            pkl.push_str(&name);
+            pkl.push_str("\r\n");
         }
         let name = mailmig_ir::text::safe_component(&post_office.name, 64, "MAILMIG");
         let name: String = name

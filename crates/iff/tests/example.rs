@@ -216,15 +216,22 @@ fn writer_reproduces_the_example_byte_for_byte() {
     write_set(&src, &IffSink::new(1252), out.path(), false);
     let read = |p: &str| String::from_utf8(std::fs::read(out.path().join(p)).unwrap()).unwrap();
     assert_eq!(read("DIRECTORY.PRI"), DIRECTORY_PRI);
+    // §1: the whole set sits in the packing list's directory, as in §13 (65-byte packing list).
+    let pkl = read("LONDON.PKL");
+    assert_eq!(
+        pkl,
+        "1252\r\n\r\nDIRECTORY.PRI\r\n00000001.PRI\r\n00000002.PRI\r\n00000001.SEC\r\n"
+    );
+    assert_eq!(pkl.len(), 65);
+    assert_eq!(read("00000001.PRI"), ADA_PRI);
+    assert_eq!(read("00000001.SEC"), sec_bytes());
+    // Charles has no mail and still gets his own primary file with a MAILMESSAGE section.
+    assert_eq!(read("00000002.PRI"), CHARLES_PRI);
+    assert!(!out.path().join("00000002.SEC").exists());
+    // The engine's per-mailbox directories hold the same files.
     assert_eq!(read("ALovelace/00000001.PRI"), ADA_PRI);
     assert_eq!(read("ALovelace/00000001.SEC"), sec_bytes());
-    // Charles has no mail and still gets his own primary file with a MAILMESSAGE section.
     assert_eq!(read("CBabbage/00000002.PRI"), CHARLES_PRI);
-    assert!(!out.path().join("CBabbage/00000002.SEC").exists());
-    assert_eq!(
-        read("LONDON.PKL"),
-        "1252\r\n\r\nDIRECTORY.PRI\r\nALovelace\\00000001.PRI\r\nCBabbage\\00000002.PRI\r\nALovelace\\00000001.SEC\r\n"
-    );
     assert_eq!(check_all_pointers(out.path()), 2);
 }
 

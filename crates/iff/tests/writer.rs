@@ -83,7 +83,7 @@ fn empty_user_gets_its_own_mailmessage_section() {
     let pkl = std::fs::read_to_string(out.path().join("PO.PKL")).unwrap();
     assert_eq!(
         pkl,
-        "1252\r\n\r\nDIRECTORY.PRI\r\na\\00000001.PRI\r\nb\\00000002.PRI\r\n00000003.PRI\r\na\\00000001.SEC\r\n"
+        "1252\r\n\r\nDIRECTORY.PRI\r\n00000001.PRI\r\n00000002.PRI\r\n00000003.PRI\r\n00000001.SEC\r\n"
     );
     // Reading back: three mailboxes, none flagged as missing its MAILMESSAGE section.
     let src = IffDriver
@@ -117,7 +117,7 @@ fn no_mail_still_writes_every_section() {
     let pkl = std::fs::read_to_string(out.path().join("PO.PKL")).unwrap();
     assert_eq!(
         pkl,
-        "1252\r\n\r\nDIRECTORY.PRI\r\na\\00000001.PRI\r\nb\\00000002.PRI\r\n00000003.PRI\r\n"
+        "1252\r\n\r\nDIRECTORY.PRI\r\n00000001.PRI\r\n00000002.PRI\r\n00000003.PRI\r\n"
     );
     assert!(out.path().join("00000003.PRI").is_file());
 }
@@ -155,7 +155,20 @@ fn public_messages_and_code_page() {
     let a = std::fs::read(out.path().join("a/00000001.PRI")).unwrap();
     // "Grüße" in code page 850: ü = 0x81, ß = 0xE1.
     assert!(a.windows(5).any(|w| w == b"Gr\x81\xe1e"), "{a:?}");
-    let p = std::fs::read_to_string(out.path().join("PublicMessages/MAILBOX.PRI")).unwrap();
+    // No directory entry: the stem is `X` + a hash of the key, unique in the flat set.
+    let public: Vec<_> = std::fs::read_dir(out.path().join("PublicMessages"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".PRI"))
+        .collect();
+    assert_eq!(public.len(), 1, "{public:?}");
+    let name = &public[0];
+    assert!(
+        name.starts_with('X') && name.ends_with(".PRI") && name.len() == 12,
+        "{name}"
+    );
+    assert!(out.path().join(name).is_file(), "also in the flat set");
+    let p = std::fs::read_to_string(out.path().join(name)).unwrap();
     assert!(p.starts_with("MAILMESSAGE,PublicMessages\r\n"), "{p}");
     let back = IffDriver
         .open(&[out.path().to_path_buf()], &OpenOptions::default())

@@ -5,7 +5,7 @@
 //! directory into place once [`MailboxWriter::finish`] succeeds. Post-office-level files (an
 //! Exchange packing list, `post_office.jsonl`) are written by [`Sink::finish`] at the end.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -37,8 +37,10 @@ pub struct WrittenStats {
     pub bytes: u64,
 }
 
-/// A mailbox that has been committed to the output tree, as [`Sink::finish`] sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A mailbox that has been committed to the output tree, as [`Sink::finish`] sees it — also
+/// one committed by an earlier, interrupted run, so `finish` must not rely on state kept
+/// from [`Sink::open_mailbox`] alone.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CommittedMailbox {
     /// The mailbox key.
     pub key: String,
@@ -46,6 +48,12 @@ pub struct CommittedMailbox {
     pub dir_name: String,
     /// Display name of its owner.
     pub display_name: String,
+    /// The committed directory on disk (not serialised: it depends on where the output is).
+    #[serde(skip)]
+    pub path: PathBuf,
+    /// The mailbox as the source describes it (not serialised).
+    #[serde(skip)]
+    pub mailbox: MailboxInfo,
 }
 
 /// Why a sink failed.

@@ -496,6 +496,11 @@ pub fn run(
 
     emit(Progress::Finishing);
     let reports: Vec<MailboxReport> = slots.into_iter().flatten().collect();
+    let by_key: HashMap<&str, &MailboxInfo> = source
+        .mailboxes()
+        .iter()
+        .map(|m| (m.key.as_str(), m))
+        .collect();
     let committed: Vec<CommittedMailbox> = reports
         .iter()
         .filter(|r| r.status.is_committed())
@@ -503,6 +508,11 @@ pub fn run(
             key: r.key.clone(),
             dir_name: r.dir_name.clone(),
             display_name: r.display_name.clone(),
+            path: out_dir.join(&r.dir_name),
+            mailbox: by_key
+                .get(r.key.as_str())
+                .map(|m| (*m).clone())
+                .unwrap_or_default(),
         })
         .collect();
     let finish = run_finish(

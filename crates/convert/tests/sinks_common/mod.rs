@@ -81,6 +81,8 @@ pub fn convert(
             key: mb.key.clone(),
             dir_name: name,
             display_name: mb.display_name.clone(),
+            path: dir.clone(),
+            mailbox: mb.clone(),
         });
     }
     sink.finish(source.post_office(), &committed, out).unwrap();

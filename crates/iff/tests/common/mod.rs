@@ -84,6 +84,8 @@ pub fn write_set(source: &dyn Source, sink: &dyn Sink, out: &Path, no_mail: bool
             key: mb.key.clone(),
             dir_name: dir_name.clone(),
             display_name: mb.display_name.clone(),
+            path: dir.clone(),
+            mailbox: mb.clone(),
         });
     }
     sink.finish(po, &committed, out).unwrap();
@@ -117,24 +119,19 @@ pub fn read_all(source: &dyn Source) -> Vec<ReadMailbox> {
 
 /// Every `.PRI` file below `dir`.
 pub fn primary_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x.eq_ignore_ascii_case("pri")) {
-                out.push(p);
-            }
-        }
-    }
+    // The set is flat (§1: every file sits in the packing list's directory); the per-mailbox
+    // directories hold hard links to the same files.
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x.eq_ignore_ascii_case("pri")))
+        .collect();
     out.sort();
     out
 }
 
 /// Independent pointer check: finds every unquoted `#NAME(digits)` field in every primary file
-/// below `dir` with its own small CSV splitter (not the crate's), opens NAME next to the primary
+/// of the set in `dir` with its own small CSV splitter (not the crate's), opens NAME next to the primary
 /// file and checks that the offset is the start of a line that reads
 /// `<Type>,<Length>,<Encoding>,<Islast>,...` with a known Type, a decimal Length whose data fits
 /// in the file, and `Islast` TRUE or FALSE. Returns the number of pointers checked.
