@@ -95,7 +95,7 @@ const FIRST: &[&str] = &[
     "Ingrid",
     "José",
     "Jürgen",
-    "Łukasz",
+    "Íñigo",
     "Margarete",
     "Noël",
     "Øystein",
@@ -477,6 +477,14 @@ mod tests {
         for m in &msgs {
             let cp850 = crate::codepage::encode(m.subject.as_deref().unwrap(), 850);
             assert!(cp850.is_ok(), "subjects are CP850-representable");
+        }
+        for name in FIRST.iter().chain(LAST).chain(WORDS) {
+            for cp in [850, 1252] {
+                assert!(
+                    crate::codepage::encode(name, cp).is_ok(),
+                    "{name} is not representable in code page {cp}"
+                );
+            }
         }
     }
 
