@@ -94,22 +94,8 @@ impl From<CcmailError> for mailmig_ir::SourceError {
 /// Concurrent modification of an input while mailmig reads it is unsupported (the map would
 /// change under the reader).
 pub fn map_file(path: &Path) -> Result<mailmig_ir::blob::SharedBytes, CcmailError> {
-    let io = |source| CcmailError::Io {
+    mailmig_ir::blob::map_file(path).map_err(|source| CcmailError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let len = file.metadata().map_err(io)?.len();
-    if len == 0 {
-        return Ok(std::sync::Arc::new(Vec::<u8>::new()));
-    }
-    let map = map_readonly(&file).map_err(io)?;
-    Ok(std::sync::Arc::new(map))
-}
-
-#[allow(unsafe_code)]
-fn map_readonly(file: &std::fs::File) -> std::io::Result<memmap2::Mmap> {
-    // SAFETY: the file is opened read-only and mailmig documents that inputs must not be
-    // modified while they are read; the map is only ever read through `&[u8]`.
-    unsafe { memmap2::Mmap::map(file) }
+    })
 }

@@ -36,19 +36,9 @@ use crate::secondary::{Chain, SectionFormat, SectionType, read_chain, section_at
 /// Property name prefix for source fields kept on IR items (`iff:<column>`).
 pub const PROP_PREFIX: &str = "iff:";
 
-/// Maps a file read-only into memory. Empty files give an empty buffer (mapping zero bytes is
-/// not portable).
-#[allow(unsafe_code)]
+/// Maps a file read-only ([`mailmig_ir::blob::map_file`]).
 pub(crate) fn map_file(path: &Path) -> std::io::Result<SharedBytes> {
-    let file = File::open(path)?;
-    if file.metadata()?.len() == 0 {
-        return Ok(Arc::new(Vec::<u8>::new()));
-    }
-    // SAFETY: the file is opened read-only and the map is never written. Concurrent modification
-    // of the input while mailmig reads it is unsupported (documented in the crate docs); the
-    // mapping stays valid for the lifetime of the Arc that owns it.
-    let map = unsafe { memmap2::Mmap::map(&file)? };
-    Ok(Arc::new(map))
+    mailmig_ir::blob::map_file(path)
 }
 
 fn bytes_of(shared: &SharedBytes) -> &[u8] {

@@ -131,6 +131,23 @@ impl<'de> Deserialize<'de> for Blob {
     }
 }
 
+/// Maps a file read-only into memory as [`SharedBytes`], ready for [`Blob::window`]. Empty
+/// files give an empty buffer (mapping zero bytes is not portable). This is the one place the
+/// format readers' memory maps are made.
+#[allow(unsafe_code)]
+pub fn map_file(path: &std::path::Path) -> std::io::Result<SharedBytes> {
+    let file = std::fs::File::open(path)?;
+    if file.metadata()?.len() == 0 {
+        return Ok(Arc::new(Vec::<u8>::new()));
+    }
+    // SAFETY: the file is opened read-only and the map is only ever read through `&[u8]`.
+    // mailmig documents that modifying an input while it is being converted is unsupported:
+    // a concurrent truncation could otherwise fault the process (the caveat of every memory
+    // map). The mapping lives as long as the `Arc` that owns it.
+    let map = unsafe { memmap2::Mmap::map(&file)? };
+    Ok(Arc::new(map))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +161,26 @@ mod tests {
         #[allow(clippy::reversed_empty_ranges)]
         let reversed = Blob::window(owner, 7..6);
         assert!(reversed.is_none());
+    }
+
+    #[test]
+    fn map_file_maps_and_handles_empty_files() {
+        let dir = tempfile_dir();
+        let full = dir.join("full");
+        let empty = dir.join("empty");
+        std::fs::write(&full, b"mapped bytes").unwrap();
+        std::fs::write(&empty, b"").unwrap();
+        let m = map_file(&full).unwrap();
+        assert_eq!(Blob::window(m, 7..12).unwrap().as_bytes(), b"bytes");
+        assert_eq!((*map_file(&empty).unwrap()).as_ref().len(), 0);
+        assert!(map_file(&dir.join("missing")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("mailmig-ir-map-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
     }
 
     #[test]

@@ -19,9 +19,7 @@
 
 pub mod records;
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use mailmig_ir::blob::SharedBytes;
 use mailmig_ir::{
@@ -96,22 +94,12 @@ impl From<JsonlError> for SourceError {
     }
 }
 
-/// Maps `path` read-only.
-#[allow(unsafe_code)]
+/// Maps `path` read-only ([`mailmig_ir::blob::map_file`]).
 fn map_file(path: &Path) -> Result<SharedBytes, JsonlError> {
-    let io = |source| JsonlError::Io {
+    mailmig_ir::blob::map_file(path).map_err(|source| JsonlError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let file = File::open(path).map_err(io)?;
-    if file.metadata().map_err(io)?.len() == 0 {
-        return Ok(Arc::new(Vec::<u8>::new()));
-    }
-    // SAFETY: the file is opened read-only and only read through the map; mailmig documents
-    // that modifying an input while it is being converted is unsupported (a truncation could
-    // otherwise fault).
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-    Ok(Arc::new(map))
+    })
 }
 
 /// One line of a buffer: 1-based number, byte offset and content without the line end.
