@@ -262,25 +262,8 @@ fn no_sync_writes_the_same_tree() {
     generate_jsonl(&input, 4, 6);
     let a = tmp.path().join("sync");
     let b = tmp.path().join("nosync");
-    let o = run(&[
-        "convert",
-        input.to_str().unwrap(),
-        "--to",
-        "eml",
-        "-o",
-        a.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0));
-    let o = run(&[
-        "convert",
-        input.to_str().unwrap(),
-        "--to",
-        "eml",
-        "--no-sync",
-        "-o",
-        b.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0));
+    convert_ok(&input, "eml", &a, &[]);
+    convert_ok(&input, "eml", &b, &["--no-sync"]);
     assert_same_tree(&snapshot(&a), &snapshot(&b));
 }
 
@@ -295,20 +278,7 @@ fn resumed_runs_write_the_same_post_office_files() {
     generate_jsonl(&input, 6, 3);
     for to in ["iff", "ccmail", "jsonl"] {
         let full = tmp.path().join(format!("{to}-full"));
-        let o = run(&[
-            "convert",
-            input.to_str().unwrap(),
-            "--to",
-            to,
-            "-o",
-            full.to_str().unwrap(),
-        ]);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{to}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        convert_ok(&input, to, &full, &[]);
         let part = tmp.path().join(format!("{to}-part"));
         copy_tree(&full, &part);
         // Keep the journal header and the first two mailboxes.
@@ -335,20 +305,7 @@ fn resumed_runs_write_the_same_post_office_files() {
                 std::fs::remove_file(&p).unwrap();
             }
         }
-        let o = run(&[
-            "convert",
-            input.to_str().unwrap(),
-            "--to",
-            to,
-            "-o",
-            part.to_str().unwrap(),
-        ]);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{to}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        convert_ok(&input, to, &part, &[]);
         assert_same_tree(&snapshot(&full), &snapshot(&part));
     }
 }

@@ -161,3 +161,23 @@ pub fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Runs `mailmig convert INPUT --to TO -o OUT EXTRA...` and asserts it exits 0.
+pub fn convert_ok(input: &Path, to: &str, out: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "convert",
+        input.to_str().unwrap(),
+        "--to",
+        to,
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "convert --to {to} {extra:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
