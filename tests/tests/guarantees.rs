@@ -18,20 +18,7 @@ fn killed_run_resumes_to_identical_tree() {
     let input = input.to_str().unwrap();
 
     let clean = tmp.path().join("clean");
-    let o = run(&[
-        "convert",
-        input,
-        "--to",
-        "maildir",
-        "-o",
-        clean.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    convert_ok(std::path::Path::new(input), "maildir", &clean, &[]);
 
     let resumed = tmp.path().join("resumed");
     let journal = resumed.join(".mailmig").join("journal.jsonl");
@@ -72,20 +59,7 @@ fn killed_run_resumes_to_identical_tree() {
         );
     }
     assert_eq!(kills, 2);
-    let o = run(&[
-        "convert",
-        input,
-        "--to",
-        "maildir",
-        "-o",
-        resumed.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    convert_ok(std::path::Path::new(input), "maildir", &resumed, &[]);
     assert_same_tree(&snapshot(&clean), &snapshot(&resumed));
     let r = report(&resumed);
     assert_eq!(r["totals"]["mailboxes"], 30);
@@ -103,22 +77,7 @@ fn parallel_output_equals_serial_output() {
         let a = tmp.path().join(format!("{to}-j1"));
         let b = tmp.path().join(format!("{to}-j4"));
         for (dir, j) in [(&a, "1"), (&b, "4")] {
-            let o = run(&[
-                "convert",
-                input.to_str().unwrap(),
-                "--to",
-                to,
-                "-j",
-                j,
-                "-o",
-                dir.to_str().unwrap(),
-            ]);
-            assert_eq!(
-                o.status.code(),
-                Some(0),
-                "{to} -j {j}: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
+            convert_ok(&input, to, dir, &["-j", j]);
         }
         assert_same_tree(&snapshot(&a), &snapshot(&b));
     }
@@ -134,24 +93,8 @@ fn every_user_gets_a_section_in_every_sink() {
     for to in ["maildir", "mbox", "eml", "jsonl"] {
         for no_mail in [false, true] {
             let out = tmp.path().join(format!("{to}-{no_mail}"));
-            let mut args = vec![
-                "convert",
-                input.to_str().unwrap(),
-                "--to",
-                to,
-                "-o",
-                out.to_str().unwrap(),
-            ];
-            if no_mail {
-                args.push("--no-mail");
-            }
-            let o = run(&args);
-            assert_eq!(
-                o.status.code(),
-                Some(0),
-                "{to}: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
+            let extra: &[&str] = if no_mail { &["--no-mail"] } else { &[] };
+            convert_ok(&input, to, &out, extra);
             let r = report(&out);
             let boxes = r["mailboxes"].as_array().unwrap();
             assert_eq!(boxes.len(), 20, "{to}: one report entry per user");
@@ -189,15 +132,7 @@ fn inputs_are_not_modified() {
     let po = input.join("post_office.jsonl");
     let t0 = mtime(&po);
     let out = tmp.path().join("out");
-    let o = run(&[
-        "convert",
-        input.to_str().unwrap(),
-        "--to",
-        "eml",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0));
+    convert_ok(&input, "eml", &out, &[]);
     assert_eq!(before, snapshot(&input));
     assert_eq!(t0, mtime(&po));
 }
@@ -230,15 +165,7 @@ fn preflight_refuses_foreign_output_directories() {
     let other = tmp.path().join("other");
     generate_jsonl(&other, 3, 2);
     let out2 = tmp.path().join("out2");
-    let o = run(&[
-        "convert",
-        input.to_str().unwrap(),
-        "--to",
-        "mbox",
-        "-o",
-        out2.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0));
+    convert_ok(&input, "mbox", &out2, &[]);
     let o = run(&[
         "convert",
         other.to_str().unwrap(),
