@@ -394,7 +394,7 @@ impl CcmailSource {
     pub fn survey(&self, mailbox: &MailboxInfo) -> (u64, u64, FramingStats) {
         let mut stats = FramingStats::default();
         let (mut msgs, mut warns) = (0u64, 0u64);
-        let Some(i) = self.mailboxes.iter().position(|m| m.key == mailbox.key) else {
+        let Ok(i) = mailmig_ir::source::mailbox_index(&self.mailboxes, mailbox) else {
             return (0, 0, stats);
         };
         for &fi in self.assigned.get(i).map(Vec::as_slice).unwrap_or(&[]) {
@@ -450,11 +450,7 @@ impl Source for CcmailSource {
         budget: &Budget,
     ) -> Result<MailboxSection<'s>, SourceError> {
         budget.check()?;
-        let i = self
-            .mailboxes
-            .iter()
-            .position(|m| m.key == mailbox.key)
-            .ok_or_else(|| SourceError::NoSuchMailbox(mailbox.key.clone()))?;
+        let i = mailmig_ir::source::mailbox_index(&self.mailboxes, mailbox)?;
         let file_ids: Vec<usize> = self.assigned.get(i).cloned().unwrap_or_default();
         let mut names: Vec<String> = Vec::new();
         for &fi in &file_ids {

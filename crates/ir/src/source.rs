@@ -74,6 +74,18 @@ pub trait Source: Send + Sync {
     ) -> Result<MailboxSection<'s>, SourceError>;
 }
 
+/// The position of `mailbox` (matched by key) in a source's `mailboxes`, or
+/// [`SourceError::NoSuchMailbox`]: the lookup every [`Source::open_mailbox`] starts with.
+pub fn mailbox_index(
+    mailboxes: &[MailboxInfo],
+    mailbox: &MailboxInfo,
+) -> Result<usize, SourceError> {
+    mailboxes
+        .iter()
+        .position(|m| m.key == mailbox.key)
+        .ok_or_else(|| SourceError::NoSuchMailbox(mailbox.key.clone()))
+}
+
 /// Why a source or a mailbox could not be opened.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -391,11 +391,7 @@ impl Source for SynthSource {
         mailbox: &MailboxInfo,
         budget: &Budget,
     ) -> Result<MailboxSection<'s>, SourceError> {
-        let position = self
-            .mailboxes
-            .iter()
-            .position(|m| m.key == mailbox.key)
-            .ok_or_else(|| SourceError::NoSuchMailbox(mailbox.key.clone()))?;
+        let position = crate::source::mailbox_index(&self.mailboxes, mailbox)?;
         let count = if self.user_has_mail(position) {
             self.spec.messages_per_user
         } else {

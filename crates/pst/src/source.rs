@@ -322,11 +322,7 @@ impl Source for PstSource {
         mailbox: &MailboxInfo,
         budget: &Budget,
     ) -> Result<MailboxSection<'s>, SourceError> {
-        let i = self
-            .mailboxes
-            .iter()
-            .position(|m| m.key == mailbox.key)
-            .ok_or_else(|| SourceError::NoSuchMailbox(mailbox.key.clone()))?;
+        let i = mailmig_ir::source::mailbox_index(&self.mailboxes, mailbox)?;
         let store = self
             .stores
             .get(i)

@@ -602,11 +602,7 @@ impl Source for JsonlSource {
         mailbox: &MailboxInfo,
         budget: &Budget,
     ) -> Result<MailboxSection<'s>, SourceError> {
-        let index = self
-            .mailboxes
-            .iter()
-            .position(|m| m.key == mailbox.key)
-            .ok_or_else(|| SourceError::NoSuchMailbox(mailbox.key.clone()))?;
+        let index = mailmig_ir::source::mailbox_index(&self.mailboxes, mailbox)?;
         budget.check()?;
         let (folders, data, lines, file) = match self.sections.get(index) {
             Some(SectionLoc::Stream {

@@ -157,11 +157,7 @@ impl Source for MemSource {
         budget: &Budget,
     ) -> Result<MailboxSection<'s>, SourceError> {
         self.opened.fetch_add(1, Ordering::SeqCst);
-        let mb = self
-            .infos
-            .iter()
-            .position(|m| m.key == mailbox.key)
-            .ok_or_else(|| SourceError::NoSuchMailbox(mailbox.key.clone()))?;
+        let mb = mailmig_ir::source::mailbox_index(&self.infos, mailbox)?;
         let behaviour = self.behaviours[mb].clone();
         let pulled = Arc::clone(&self.pulled);
         let count = move || {

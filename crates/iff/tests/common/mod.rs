@@ -37,11 +37,7 @@ impl Source for VecSource {
         mailbox: &MailboxInfo,
         _budget: &Budget,
     ) -> Result<MailboxSection<'s>, SourceError> {
-        let i = self
-            .mailboxes
-            .iter()
-            .position(|m| m.key == mailbox.key)
-            .ok_or_else(|| SourceError::NoSuchMailbox(mailbox.key.clone()))?;
+        let i = mailmig_ir::source::mailbox_index(&self.mailboxes, mailbox)?;
         let (folders, messages) = &self.contents[i];
         Ok(MailboxSection {
             folders: folders.clone(),
