@@ -15,6 +15,7 @@ pub mod messaging;
 pub mod ndb;
 pub mod rtf;
 pub mod source;
+pub mod write;
 
 pub use messaging::{FolderTree, MessageIter, PstStore};
 pub use source::{FileMap, PstDriver, PstSource, map_file, open_store};
