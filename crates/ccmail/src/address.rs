@@ -53,7 +53,8 @@ pub fn split_address_line(value: &str) -> SplitLine {
     let bytes = value.as_bytes();
     let mut seg_start = 0usize;
     let mut search = 0usize;
-    while let Some(rel) = value.get(search..).and_then(|s| s.find(" at ")) {
+    let finder = memchr::memmem::Finder::new(b" at ");
+    while let Some(rel) = bytes.get(search..).and_then(|s| finder.find(s)) {
         let at = search + rel;
         let po_start = at + 4;
         let mut po_end = po_start;

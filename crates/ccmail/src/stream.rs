@@ -128,17 +128,24 @@ pub struct FramingStats {
 }
 
 /// Text decoding with the post office's code page. Single-byte pages go through a 256-entry
-/// table built once per reader (ASCII runs are copied as they are); DBCS and Unicode pages use
-/// [`codepage::decode_checked`].
+/// table of UTF-8 encodings built once per reader: ASCII is copied eight bytes at a time, other
+/// bytes are replaced by their encoding, and the result is checked with a SIMD UTF-8 validator
+/// (it is valid by construction; the check keeps the code free of `unsafe`). DBCS and Unicode
+/// pages use [`codepage::decode_checked`].
 #[derive(Clone, Debug)]
 struct Decoder {
     code_page: u16,
-    /// Per byte value: the character and whether it was undefined in the page.
     table: Option<Box<[ByteUtf8; 256]>>,
 }
 
-/// One byte value decoded, and "undefined in the page".
-type ByteUtf8 = (char, bool);
+/// One byte value decoded: its UTF-8 encoding (the first `len` bytes of `utf8`, the rest zero)
+/// and "undefined in the page".
+#[derive(Clone, Copy, Debug, Default)]
+struct ByteUtf8 {
+    utf8: [u8; 4],
+    len: u8,
+    lossy: bool,
+}
 
 fn is_single_byte(cp: u16) -> bool {
     matches!(
@@ -150,13 +157,19 @@ fn is_single_byte(cp: u16) -> bool {
 impl Decoder {
     fn new(code_page: u16) -> Self {
         let table = (is_single_byte(code_page) && codepage::is_supported(code_page)).then(|| {
-            let mut t = Box::new([('\0', false); 256]);
+            let mut t = Box::new([ByteUtf8::default(); 256]);
             for (b, slot) in t.iter_mut().enumerate() {
                 let byte = [u8::try_from(b).unwrap_or(0)];
                 let (text, lossy) = codepage::decode_checked(&byte, code_page);
                 let mut chars = text.chars();
                 let c = chars.next().unwrap_or('\u{FFFD}');
-                *slot = (c, lossy || chars.next().is_some());
+                let mut utf8 = [0u8; 4];
+                let len = c.encode_utf8(&mut utf8).len();
+                *slot = ByteUtf8 {
+                    utf8,
+                    len: u8::try_from(len).unwrap_or(0),
+                    lossy: lossy || chars.next().is_some(),
+                };
             }
             t
         });
@@ -168,42 +181,45 @@ impl Decoder {
             return codepage::decode_checked(bytes, self.code_page);
         };
         if bytes.is_ascii()
-            && let Ok(s) = std::str::from_utf8(bytes)
+            && let Ok(s) = simdutf8::basic::from_utf8(bytes)
         {
             return (std::borrow::Cow::Borrowed(s), false);
         }
-        let mut out = String::with_capacity(bytes.len() + bytes.len() / 4 + 8);
+        // ASCII words are copied eight bytes at a time; inside a word holding other bytes,
+        // every byte stores its (up to four) table bytes and advances by their length, without
+        // a branch per byte (mixed text would mispredict it).
+        let mut out = vec![0u8; bytes.len().saturating_mul(3).saturating_add(8)];
+        let mut at = 0usize;
         let mut lossy = false;
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            // ASCII runs are found eight bytes at a time and appended as one `str`.
-            let mut run = 0usize;
-            while let Some(w) = rest.get(run..run + 8) {
-                let word = u64::from_le_bytes(<[u8; 8]>::try_from(w).unwrap_or([0x80; 8]));
-                if word & 0x8080_8080_8080_8080 != 0 {
-                    break;
+        let mut one = |out: &mut [u8], at: &mut usize, b: u8| {
+            let e = table.get(usize::from(b)).copied().unwrap_or_default();
+            if let Some(dst) = out.get_mut(*at..*at + 4) {
+                dst.copy_from_slice(&e.utf8);
+            }
+            *at += usize::from(e.len);
+            lossy |= e.lossy;
+        };
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let word = u64::from_le_bytes(<[u8; 8]>::try_from(w).unwrap_or([0x80; 8]));
+            if word & 0x8080_8080_8080_8080 == 0 {
+                if let Some(dst) = out.get_mut(at..at + 8) {
+                    dst.copy_from_slice(w);
                 }
-                run += 8;
-            }
-            while rest.get(run).is_some_and(u8::is_ascii) {
-                run += 1;
-            }
-            let (ascii, tail) = rest.split_at(run.min(rest.len()));
-            if ascii.len() >= 16 {
-                out.push_str(std::str::from_utf8(ascii).unwrap_or_default());
+                at += 8;
             } else {
-                ascii.iter().for_each(|&a| out.push(char::from(a)));
+                w.iter().for_each(|&b| one(&mut out, &mut at, b));
             }
-            let Some((&b, tail)) = tail.split_first() else {
-                break;
-            };
-            if let Some((c, l)) = table.get(usize::from(b)) {
-                out.push(*c);
-                lossy |= *l;
-            }
-            rest = tail;
         }
-        (std::borrow::Cow::Owned(out), lossy)
+        words
+            .remainder()
+            .iter()
+            .for_each(|&b| one(&mut out, &mut at, b));
+        out.truncate(at);
+        let text = simdutf8::basic::from_utf8(&out)
+            .map(str::to_owned)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&out).into_owned());
+        (std::borrow::Cow::Owned(text), lossy)
     }
 }
 
@@ -415,7 +431,7 @@ impl<'a> Cx<'a> {
         &mut self,
         pos: usize,
         limit: usize,
-        what: &str,
+        what: &dyn std::fmt::Display,
         is_message: bool,
         w: &mut Vec<Warning>,
     ) -> (Option<u64>, usize) {
@@ -429,7 +445,7 @@ impl<'a> Cx<'a> {
         floor: usize,
         pos: usize,
         limit: usize,
-        what: &str,
+        what: &dyn std::fmt::Display,
         is_message: bool,
         w: &mut Vec<Warning>,
     ) -> (Option<u64>, usize) {
@@ -619,7 +635,7 @@ fn parse_message(cx: &mut Cx<'_>, start: usize, limit: usize, index: u64) -> (Me
         msg.ids.file = Some(cx.cfg.file.clone());
     }
     let p = after_keyword(cx.data, start, 8, limit);
-    let (declared, body_start) = cx.read_size(p, limit, "Message:", true, &mut w);
+    let (declared, body_start) = cx.read_size(p, limit, &"Message:", true, &mut w);
     let end = parse_body(cx, &mut msg, body_start, limit, 0, &mut w);
     if let Some(d) = declared {
         let actual = (end - body_start) as u64;
@@ -658,7 +674,7 @@ fn parse_body(
         let line = cx.bytes(l.start..l.end);
         if starts_with_ci(line, b"Contents:") {
             let q = after_keyword(cx.data, p, 9, limit);
-            let (d, q2) = cx.read_size(q, limit, "Contents:", false, w);
+            let (d, q2) = cx.read_size(q, limit, &"Contents:", false, w);
             contents = Some(d.map(|d| (d, q2)));
             p = q2;
             break;
@@ -747,6 +763,38 @@ fn finish_body(msg: &mut Message, body: BodyParts) {
     }
 }
 
+/// The header keys the reader interprets (notes §4.2), matched without case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HeaderKey {
+    From,
+    To,
+    Cc,
+    Bcc,
+    Subject,
+    Date,
+    Rrt,
+    Folder,
+    Other,
+}
+
+impl HeaderKey {
+    fn of(key: &[u8]) -> Self {
+        const KEYS: [(&[u8], HeaderKey); 8] = [
+            (b"from", HeaderKey::From),
+            (b"to", HeaderKey::To),
+            (b"cc", HeaderKey::Cc),
+            (b"bcc", HeaderKey::Bcc),
+            (b"subject", HeaderKey::Subject),
+            (b"date", HeaderKey::Date),
+            (b"rrt", HeaderKey::Rrt),
+            (b"folder", HeaderKey::Folder),
+        ];
+        KEYS.iter()
+            .find(|(k, _)| key.eq_ignore_ascii_case(k))
+            .map_or(HeaderKey::Other, |&(_, h)| h)
+    }
+}
+
 fn apply_header(
     cx: &mut Cx<'_>,
     msg: &mut Message,
@@ -756,11 +804,14 @@ fn apply_header(
     top: bool,
     w: &mut Vec<Warning>,
 ) {
-    let key_s = String::from_utf8_lossy(key).into_owned();
-    let lower = key_s.to_ascii_lowercase();
+    let key_s = String::from_utf8_lossy(key);
+    let lower = HeaderKey::of(key);
     let v = cx.decode(value);
-    let addr_key = matches!(lower.as_str(), "from" | "to" | "cc" | "bcc");
-    if (addr_key || lower == "subject") && !value.is_ascii() {
+    let addr_key = matches!(
+        lower,
+        HeaderKey::From | HeaderKey::To | HeaderKey::Cc | HeaderKey::Bcc
+    );
+    if (addr_key || lower == HeaderKey::Subject) && !value.is_ascii() {
         let blob = (value.as_ptr() as usize)
             .checked_sub(cx.data.as_ptr() as usize)
             .map(|start| cx.blob(start..start + value.len()))
@@ -790,7 +841,7 @@ fn apply_header(
             );
         }
         let max = cx.cfg.limits.max_recipients as usize;
-        if lower == "from" {
+        if lower == HeaderKey::From {
             let mut it = split.addresses.into_iter();
             let first = it.next();
             if msg.from.is_none() {
@@ -809,9 +860,9 @@ fn apply_header(
             }
             return;
         }
-        let list = match lower.as_str() {
-            "to" => &mut msg.to,
-            "cc" => &mut msg.cc,
+        let list = match lower {
+            HeaderKey::To => &mut msg.to,
+            HeaderKey::Cc => &mut msg.cc,
             _ => &mut msg.bcc,
         };
         for a in split.addresses {
@@ -828,8 +879,8 @@ fn apply_header(
         }
         return;
     }
-    match lower.as_str() {
-        "date" => {
+    match lower {
+        HeaderKey::Date => {
             let (ts, problem) = parse_date(&v, cx.cfg.date_order, cx.cfg.year_pivot);
             if msg.sent.is_none() {
                 msg.sent = ts;
@@ -858,13 +909,13 @@ fn apply_header(
                 cx.warn(w, code, text, offset);
             }
         }
-        "subject" if msg.subject.is_none() => msg.subject = Some(v),
-        "rrt" => {
+        HeaderKey::Subject if msg.subject.is_none() => msg.subject = Some(v),
+        HeaderKey::Rrt => {
             msg.class = MessageClass(RRT_CLASS.into());
             msg.properties
                 .push(Property::new("ccmail:RRT", PropValue::Text(v)));
         }
-        "folder" if top && msg.folder.is_none() => {
+        HeaderKey::Folder if top && msg.folder.is_none() => {
             let f = v.trim();
             if !f.is_empty() {
                 msg.folder = Some(f.to_string());
@@ -913,8 +964,8 @@ fn parse_items(
                 }
                 return q;
             }
-            let words = String::from_utf8_lossy(words).into_owned();
-            let title = cx.decode(title);
+            let words = String::from_utf8_lossy(words);
+            let title = cx.dec.decode(title).0;
             p = parse_item(cx, msg, body, l, kind, &words, &title, limit, depth, w);
             continue;
         }
@@ -952,7 +1003,7 @@ fn parse_item(
         hdr.start,
         hdr.next,
         limit,
-        &format!("{words} item:"),
+        &format_args!("{words} item:"),
         false,
         w,
     );
