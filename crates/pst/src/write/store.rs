@@ -568,7 +568,10 @@ impl MessageBuilder {
         p.push(p_str(0x0E04, &join(&m.to)));
         p.push(p_str(0x0E03, &join(&m.cc)));
         p.push(p_str(0x0E02, &join(&m.bcc)));
-        if !m.reply_to.is_empty() {
+        // The source's own PidTagReplyRecipientEntries, when kept, may hold address-book
+        // entry ids the IR's reply-to cannot express: it wins over a rebuilt one.
+        let kept_reply = m.properties.iter().any(|p| p.name == "0x004F0102");
+        if !m.reply_to.is_empty() && !kept_reply {
             let ids: Vec<Vec<u8>> = m.reply_to.iter().map(one_off_entry_id).collect();
             p.push(p_bin(0x004F, &flat_entry_list(&ids)));
             p.push(p_str(0x0050, &join(&m.reply_to)));
