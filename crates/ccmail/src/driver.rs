@@ -67,9 +67,12 @@ fn user_keys(name: &str) -> Vec<String> {
     keys
 }
 
+/// One EXPORT stream of the post office. It is mapped only while its mailbox is read (and once
+/// at open, to recognise it), so the resident memory of a run stays that of the mailboxes in
+/// flight, not of the whole post office.
 struct StreamFile {
     rel: String,
-    bytes: SharedBytes,
+    path: PathBuf,
     canonical: PathBuf,
     /// Sub-folder name (if the file sits in one below an input folder), then the file stem.
     hints: Vec<String>,
@@ -209,6 +212,7 @@ impl CcmailSource {
             ));
         }
         let mut files: Vec<StreamFile> = Vec::new();
+        let mut evidence = OrderEvidence::default();
         let mut export_files: Vec<(String, PathBuf)> = Vec::new();
         let mut have_directory = false;
         for inp in inputs {
@@ -226,11 +230,14 @@ impl CcmailSource {
                     hints.push(h);
                 }
                 hints.push(stem);
+                if reader.date_order.is_none() {
+                    evidence.merge(scan_date_order(data));
+                }
                 files.push(StreamFile {
                     canonical: std::fs::canonicalize(&inp.path)
                         .unwrap_or_else(|_| inp.path.clone()),
                     rel: inp.rel,
-                    bytes,
+                    path: inp.path,
                     hints,
                 });
                 continue;
@@ -280,16 +287,13 @@ impl CcmailSource {
 
         let (order, how) = match reader.date_order {
             Some(o) => (o, "set by option".to_string()),
-            None => {
-                let mut ev = OrderEvidence::default();
-                for f in &files {
-                    ev.merge(scan_date_order((*f.bytes).as_ref()));
-                }
-                (
-                    ev.decide(),
-                    format!("decided from {} dates (notes §7 rule 2)", ev.dates_seen),
-                )
-            }
+            None => (
+                evidence.decide(),
+                format!(
+                    "decided from {} dates (notes §7 rule 2)",
+                    evidence.dates_seen
+                ),
+            ),
         };
         let order_name = match order {
             DateOrder::MonthDay => "month/day/year",
@@ -401,9 +405,13 @@ impl CcmailSource {
             let Some(f) = self.files.get(fi) else {
                 continue;
             };
+            let Ok(bytes) = map_file(&f.path) else {
+                warns += 1;
+                continue;
+            };
             let mut cfg = self.cfg.clone();
             cfg.file = f.rel.clone();
-            let mut r = ExportReader::new(f.bytes.clone(), cfg);
+            let mut r = ExportReader::new(bytes, cfg);
             for m in r.by_ref() {
                 match m {
                     Ok(m) => {
@@ -452,13 +460,21 @@ impl Source for CcmailSource {
         budget.check()?;
         let i = mailmig_ir::source::mailbox_index(&self.mailboxes, mailbox)?;
         let file_ids: Vec<usize> = self.assigned.get(i).cloned().unwrap_or_default();
-        let mut names: Vec<String> = Vec::new();
+        let mut mapped: Vec<(&StreamFile, SharedBytes)> = Vec::new();
         for &fi in &file_ids {
             if let Some(f) = self.files.get(fi) {
-                for n in scan_folder_names((*f.bytes).as_ref(), self.cfg.code_page) {
-                    if !names.iter().any(|x| x.eq_ignore_ascii_case(&n)) {
-                        names.push(n);
-                    }
+                let bytes = map_file(&f.path).map_err(|e| match e {
+                    CcmailError::Io { path, source } => SourceError::Io { path, source },
+                    other => SourceError::format(f.rel.clone(), 0, other.to_string()),
+                })?;
+                mapped.push((f, bytes));
+            }
+        }
+        let mut names: Vec<String> = Vec::new();
+        for (_, bytes) in &mapped {
+            for n in scan_folder_names((**bytes).as_ref(), self.cfg.code_page) {
+                if !names.iter().any(|x| x.eq_ignore_ascii_case(&n)) {
+                    names.push(n);
                 }
             }
         }
@@ -484,13 +500,12 @@ impl Source for CcmailSource {
         if self.no_mail {
             return Ok(section);
         }
-        let readers: Vec<ExportReader> = file_ids
-            .iter()
-            .filter_map(|&fi| self.files.get(fi))
-            .map(|f| {
+        let readers: Vec<ExportReader> = mapped
+            .into_iter()
+            .map(|(f, bytes)| {
                 let mut cfg = self.cfg.clone();
                 cfg.file = f.rel.clone();
-                ExportReader::new(f.bytes.clone(), cfg).with_budget(budget.clone())
+                ExportReader::new(bytes, cfg).with_budget(budget.clone())
             })
             .collect();
         section.messages = Box::new(readers.into_iter().flatten().map(move |r| {
