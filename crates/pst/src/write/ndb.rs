@@ -208,6 +208,8 @@ pub struct NdbWriter {
     data_bytes: u64,
     scratch: Vec<u8>,
     failed: bool,
+    /// Size limit in force (at most [`MAX_FILE_SIZE`]).
+    max_size: u64,
 }
 
 impl std::fmt::Debug for NdbWriter {
@@ -357,6 +359,7 @@ impl NdbWriter {
             data_bytes: 0,
             scratch: Vec::with_capacity(MAX_BLOCK_DATA),
             failed: false,
+            max_size: MAX_FILE_SIZE,
         };
         for (i, v) in w.rgnid.iter_mut().enumerate() {
             *v = rgnid_floor(i);
@@ -378,6 +381,13 @@ impl NdbWriter {
     ) -> Result<(), WriteError> {
         self.check_failed()?;
         validate(nid, &content)?;
+        let projected = self.projected_size(&content);
+        if projected > self.max_size {
+            return Err(too_large(format!(
+                "{}: adding node 0x{nid:X} could grow the file to {projected} bytes, above the {}-byte limit",
+                self.path, self.max_size
+            )));
+        }
         let r = self.write_content(&content);
         let (bid_data, bid_sub) = match r {
             Ok(v) => v,
@@ -395,6 +405,49 @@ impl NdbWriter {
             bid_sub,
         });
         Ok(())
+    }
+
+    /// Lowers the file size limit below [`MAX_FILE_SIZE`] (values above it are clamped),
+    /// for callers that split output into several files.
+    pub fn with_max_file_size(mut self, max: u64) -> Self {
+        self.max_size = max.min(MAX_FILE_SIZE);
+        self
+    }
+
+    /// The file size limit in force.
+    pub fn max_file_size(&self) -> u64 {
+        self.max_size
+    }
+
+    /// A conservative upper bound of the final file size if `content` were added now and
+    /// [`NdbWriter::finish`] called next: the blocks padded with their trailers, every
+    /// internal block counted as 8 KiB, the map pages and region-end waste of every region
+    /// the data may touch, both B-trees and the rounding to the end of the last region.
+    /// [`NdbWriter::add_node`] refuses a node ([`WriteError::TooLarge`]) when this exceeds
+    /// the limit, before writing anything, so the writer stays usable and can be finished.
+    pub fn projected_size(&self, content: &NodeContent) -> u64 {
+        /// Map pages (≤ 3) plus the most a region can waste at its end (< one 8 KiB block).
+        const REGION_LOSS: u64 = 3 * PAGE_SIZE + 8192;
+        let (bytes, blocks) = content_bound(content);
+        let data = bytes.saturating_add(
+            (bytes / (AMAP_SPAN - REGION_LOSS))
+                .saturating_add(2)
+                .saturating_mul(REGION_LOSS),
+        );
+        let nodes = self.nbt.len() as u64 + 1;
+        let all_blocks = (self.bbt.len() as u64).saturating_add(blocks);
+        let leaves = nodes.div_ceil(NBT_LEAF_MAX as u64) + all_blocks.div_ceil(BT24_MAX as u64);
+        let pages = leaves + leaves / (BT24_MAX as u64 - 1) + 16;
+        let tree = pages.saturating_mul(PAGE_SIZE);
+        let tree = tree.saturating_add(
+            (tree / (AMAP_SPAN - REGION_LOSS))
+                .saturating_add(2)
+                .saturating_mul(REGION_LOSS),
+        );
+        self.written
+            .saturating_add(data)
+            .saturating_add(tree)
+            .saturating_add(AMAP_SPAN)
     }
 
     /// Nodes added so far.
@@ -464,10 +517,10 @@ impl NdbWriter {
         let last = self.written.saturating_sub(1).max(FIRST_AMAP);
         let regions = (last - FIRST_AMAP) / AMAP_SPAN + 1;
         let eof = region_start(regions).ok_or_else(|| too_large("file size overflows"))?;
-        if eof > MAX_FILE_SIZE {
+        if eof > self.max_size {
             return Err(too_large(format!(
-                "{}: file would reach {eof} bytes, above the {MAX_FILE_SIZE}-byte limit",
-                self.path
+                "{}: file would reach {eof} bytes, above the {}-byte limit",
+                self.path, self.max_size
             )));
         }
         self.zeros(eof - self.written)?;
@@ -701,10 +754,10 @@ impl NdbWriter {
             pos = rs + AMAP_SPAN;
         };
         let end = off + size;
-        if end > MAX_FILE_SIZE {
+        if end > self.max_size {
             return Err(too_large(format!(
-                "{}: file would exceed the {MAX_FILE_SIZE}-byte limit",
-                self.path
+                "{}: file would exceed the {}-byte limit",
+                self.path, self.max_size
             )));
         }
         self.zeros(off - self.written)?;
@@ -967,6 +1020,34 @@ impl NdbWriter {
     }
 }
 
+/// Upper bound of the bytes and blocks a node's content occupies: each block with its
+/// trailer and padding, each internal block (XBLOCK, XXBLOCK, SLBLOCK, SIBLOCK) as 8 KiB.
+fn content_bound(c: &NodeContent) -> (u64, u64) {
+    let mut bytes: u64 = 0;
+    let mut blocks = c.blocks.len() as u64;
+    for b in &c.blocks {
+        bytes = bytes
+            .saturating_add(((b.len() + BLOCK_TRAILER) as u64).div_ceil(BLOCK_ALIGN) * BLOCK_ALIGN);
+    }
+    let mut internal = 0u64;
+    if c.blocks.len() > 1 {
+        internal += (c.blocks.len() as u64).div_ceil(XBLOCK_MAX as u64);
+        internal += u64::from(c.blocks.len() > XBLOCK_MAX);
+    }
+    if !c.subnodes.is_empty() {
+        internal += (c.subnodes.len() as u64).div_ceil(SLBLOCK_MAX as u64);
+        internal += u64::from(c.subnodes.len() > SLBLOCK_MAX);
+    }
+    blocks += internal;
+    bytes = bytes.saturating_add(internal * 8192);
+    for s in &c.subnodes {
+        let (b, n) = content_bound(&s.content);
+        bytes = bytes.saturating_add(b);
+        blocks = blocks.saturating_add(n);
+    }
+    (bytes, blocks)
+}
+
 /// Sets `count` bits from bit `first` of a map page, most significant bit first (MS-PST
 /// 2.2.2.7.2; checked against Outlook's empty store).
 fn set_bits(page: &mut [u8; 512], first: u64, count: u64) {
@@ -984,5 +1065,57 @@ fn set_bits(page: &mut [u8; 512], first: u64, count: u64) {
             }
             s += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_pages_per_region() {
+        // Region 0: AMap + PMap; regions 1-7: AMap only; region 8: AMap + PMap.
+        assert_eq!(region_fixed_pages(0), 2);
+        assert_eq!(region_fixed_pages(1), 1);
+        assert_eq!(region_fixed_pages(7), 1);
+        assert_eq!(region_fixed_pages(8), 2);
+        // First FMap: region 128, after its AMap and PMap, at 0x1F04800.
+        assert!(is_fmap_region(128) && !is_fmap_region(127) && !is_fmap_region(129));
+        assert_eq!(region_fixed_pages(128), 3);
+        assert_eq!(
+            region_start(128).map(|s| s + 2 * PAGE_SIZE),
+            Some(0x1F0_4800)
+        );
+        assert!(is_fmap_region(128 + 496) && !is_fmap_region(128 + 495));
+        // First FPMap: region 8192 at 0x7C004800; never in an FMap region.
+        assert!(is_fpmap_region(8192) && !is_fmap_region(8192));
+        assert_eq!(region_fixed_pages(8192), 3);
+        assert_eq!(
+            region_start(8192).map(|s| s + 2 * PAGE_SIZE),
+            Some(0x7C00_4800)
+        );
+        for j in 0..8 {
+            assert!(!is_fmap_region(8192 + j * AMAPS_PER_FPMAP));
+        }
+    }
+
+    #[test]
+    fn bits_most_significant_first() {
+        let mut p = [0u8; 512];
+        set_bits(&mut p, 0, 16);
+        set_bits(&mut p, 17, 3);
+        set_bits(&mut p, 30, 12);
+        assert_eq!(&p[..6], &[0xFF, 0xFF, 0x70, 0x03, 0xFF, 0xC0]);
+        // Never past the 3,968 slots of one AMap.
+        set_bits(&mut p, 3960, 100);
+        assert_eq!(p[495], 0xFF);
+        assert_eq!(p[496], 0);
+    }
+
+    #[test]
+    fn signature_is_xor_of_halves() {
+        // ib 0x4200, bid 0x17F: Outlook's empty store's DList page carries wSig 0x437F.
+        assert_eq!(signature(0x4200, 0x17F), 0x437F);
+        assert_eq!(signature(0x1_0000, 0x0001_0001), 0x0001);
     }
 }
