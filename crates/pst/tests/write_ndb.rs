@@ -10,7 +10,7 @@
     clippy::indexing_slicing
 )]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -851,8 +851,52 @@ fn strip_location(v: &mut serde_json::Value) {
     }
 }
 
+/// Runs `pffexport -m all -f all` and returns the exported files (relative path → bytes) of
+/// the `.export` tree (directories end in `/`) and the number of entries in the `.orphans` and `.recovered` trees.
+/// `None` when pffexport is not installed.
+fn pffexport_tree(path: &std::path::Path) -> Option<(BTreeMap<String, Vec<u8>>, usize)> {
+    let out = tempfile::tempdir().unwrap();
+    let base = out.path().join("x");
+    let status = std::process::Command::new("pffexport")
+        .args(["-m", "all", "-f", "all", "-q", "-t"])
+        .arg(&base)
+        .arg(path)
+        .output()
+        .ok()?;
+    assert!(
+        status.status.success(),
+        "pffexport failed on {}",
+        path.display()
+    );
+    fn collect(root: &std::path::Path, dir: &std::path::Path, m: &mut BTreeMap<String, Vec<u8>>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
+            if p.is_dir() {
+                m.insert(rel + "/", Vec::new());
+                collect(root, &p, m);
+            } else {
+                m.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut export = BTreeMap::new();
+    let e = out.path().join("x.export");
+    collect(&e, &e, &mut export);
+    let mut extra = BTreeMap::new();
+    for suffix in ["x.orphans", "x.recovered"] {
+        let d = out.path().join(suffix);
+        collect(&d, &d, &mut extra);
+    }
+    Some((export, extra.len()))
+}
+
 /// Every Unicode PST of the corpus rewritten node by node gives the same messages through
-/// the whole reader (NDB, LTP and messaging layers), with no reader warnings.
+/// the whole reader (NDB, LTP and messaging layers), with no reader warnings, and the same
+/// `pffexport` tree, with no orphan or recovered items in the rewritten file.
 #[test]
 fn corpus_round_trip_through_the_message_reader() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../corpus/pst");
@@ -881,6 +925,32 @@ fn corpus_round_trip_through_the_message_reader() {
         assert_eq!(a.len(), b.len(), "{}", path.display());
         for (x, y) in a.iter().zip(&b) {
             assert_eq!(x, y, "{}", path.display());
+        }
+        match (pffexport_tree(&path), pffexport_tree(&w.path)) {
+            (Some((ea, _)), Some((eb, extra))) => {
+                assert!(
+                    !ea.is_empty(),
+                    "{}: pffexport exported nothing",
+                    path.display()
+                );
+                eprintln!("{}: pffexport entries {}", path.display(), ea.len());
+                assert_eq!(
+                    extra,
+                    0,
+                    "{}: orphans/recovered in the rewritten file",
+                    path.display()
+                );
+                assert_eq!(
+                    ea.keys().collect::<Vec<_>>(),
+                    eb.keys().collect::<Vec<_>>(),
+                    "{}: pffexport file list",
+                    path.display()
+                );
+                for (k, v) in &ea {
+                    assert!(eb[k] == *v, "{}: pffexport {k} differs", path.display());
+                }
+            }
+            _ => eprintln!("pffexport not available; not run"),
         }
         done += 1;
     }
