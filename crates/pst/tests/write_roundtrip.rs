@@ -309,6 +309,15 @@ fn empty_mailbox_has_the_standard_folders() {
     ] {
         assert!(kinds.contains(&k), "{k:?} missing: {kinds:?}");
     }
+    // libpff opens no store whose name-to-id map lacks GUIDs or entries: the map of an empty
+    // mailbox has both.
+    let store = mailmig_pst::open_store(&out, &OpenOptions::default()).unwrap();
+    assert!(store.names().len() >= 3);
+    let map = store.read_pc(0x61).unwrap();
+    for id in [0x0002u16, 0x0003] {
+        let p = map.iter().find(|p| p.id() == id).unwrap();
+        assert!(!p.value.bytes().is_empty(), "stream 0x{id:04X} empty");
+    }
     // Search Root and IPM_COMMON_VIEWS exist but are not mail folders.
     assert!(
         !folders

@@ -361,11 +361,17 @@ fn named_public(
     Ok(encode_value(0, &p.value).map(|(t, b)| PropEntry::new(tag(id, t), b)))
 }
 
-/// Name of the PS_PUBLIC_STRINGS property keeping a message's source native id.
+/// mailmig's own property set `{8B7E2A54-3C1D-4F6A-9E2B-5D0C7A1F3E64}` (a GUID chosen for
+/// this writer), holding the source identifiers of written messages.
+pub const PSETID_MAILMIG: [u8; 16] = [
+    0x54, 0x2A, 0x7E, 0x8B, 0x1D, 0x3C, 0x6A, 0x4F, 0x9E, 0x2B, 0x5D, 0x0C, 0x7A, 0x1F, 0x3E, 0x64,
+];
+
+/// Name of the [`PSETID_MAILMIG`] property keeping a message's source native id.
 pub const NAME_SOURCE_ID: &str = "mailmig:source-id";
-/// Name of the PS_PUBLIC_STRINGS property keeping a message's source entry id.
+/// Name of the [`PSETID_MAILMIG`] property keeping a message's source entry id.
 pub const NAME_SOURCE_ENTRY_ID: &str = "mailmig:source-entry-id";
-/// Name of the PS_PUBLIC_STRINGS property keeping a message's source file.
+/// Name of the [`PSETID_MAILMIG`] property keeping a message's source file.
 pub const NAME_SOURCE_FILE: &str = "mailmig:source-file";
 
 /// Columns of hierarchy tables (and template 0x60D): display name, content and unread
@@ -450,8 +456,15 @@ pub struct MessageBuilder {
 impl MessageBuilder {
     /// A builder with the IR's default embedding depth limit.
     pub fn new() -> Self {
+        // The source-id names are registered up front: libpff refuses a store whose map has
+        // no entries or no GUIDs ("missing name to id map entries data" / "class identifiers
+        // data"), as an empty mailbox's would otherwise be.
+        let mut names = NameMapBuilder::new();
+        for n in [NAME_SOURCE_ID, NAME_SOURCE_ENTRY_ID, NAME_SOURCE_FILE] {
+            let _ = names.id_for(PSETID_MAILMIG, PropName::Name(n.into()));
+        }
         MessageBuilder {
-            names: NameMapBuilder::new(),
+            names,
             max_depth: mailmig_ir::Limits::default().max_embedding_depth,
         }
     }
@@ -585,20 +598,19 @@ impl MessageBuilder {
         if let Some(n) = &m.ids.native {
             let id = self
                 .names
-                .id_for(PS_PUBLIC_STRINGS, PropName::Name(NAME_SOURCE_ID.into()))?;
+                .id_for(PSETID_MAILMIG, PropName::Name(NAME_SOURCE_ID.into()))?;
             p.push(p_str(id, n));
         }
         if let Some(e) = &m.ids.entry_id {
-            let id = self.names.id_for(
-                PS_PUBLIC_STRINGS,
-                PropName::Name(NAME_SOURCE_ENTRY_ID.into()),
-            )?;
+            let id = self
+                .names
+                .id_for(PSETID_MAILMIG, PropName::Name(NAME_SOURCE_ENTRY_ID.into()))?;
             p.push(p_bin(id, e.as_bytes()));
         }
         if let Some(f) = &m.ids.file {
             let id = self
                 .names
-                .id_for(PS_PUBLIC_STRINGS, PropName::Name(NAME_SOURCE_FILE.into()))?;
+                .id_for(PSETID_MAILMIG, PropName::Name(NAME_SOURCE_FILE.into()))?;
             p.push(p_str(id, f));
         }
         Ok(p)
