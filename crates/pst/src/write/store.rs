@@ -578,9 +578,12 @@ impl MessageBuilder {
                 .collect::<Vec<_>>()
                 .join("; ")
         };
-        p.push(p_str(0x0E04, &join(&m.to)));
-        p.push(p_str(0x0E03, &join(&m.cc)));
-        p.push(p_str(0x0E02, &join(&m.bcc)));
+        for (id, list) in [(0x0E04u16, &m.to), (0x0E03, &m.cc), (0x0E02, &m.bcc)] {
+            let s = join(list);
+            if !s.is_empty() {
+                p.push(p_str(id, &s));
+            }
+        }
         // The source's own PidTagReplyRecipientEntries, when kept, may hold address-book
         // entry ids the IR's reply-to cannot express: it wins over a rebuilt one.
         let kept_reply = m.properties.iter().any(|p| p.name == "0x004F0102");
