@@ -107,13 +107,18 @@ def diff(a: Export, b: Export) -> list[str]:
     with every original attachment and body still present, is noted, not a difference."""
     out = []
     if (
-        b.items > a.items
-        and not (a.hashes - b.hashes)
-        and not (a.bodies - b.bodies)
+        (b.items, b.attachments, b.embedded) != (a.items, a.attachments, a.embedded)
+        and b.items >= a.items
         and b.attachments >= a.attachments
         and b.embedded >= a.embedded
+        and not (a.hashes - b.hashes)
+        and not (a.bodies - b.bodies)
     ):
-        return [f"(note: {b.items - a.items} more items readable in the new file)"]
+        return [
+            f"(note: the new file gives {b.items - a.items} more items, "
+            f"{b.attachments - a.attachments} more attachments, {b.embedded - a.embedded} more "
+            "embedded messages; all of the original's are there)"
+        ]
     for f in ("items", "embedded", "attachments", "unreadable"):
         if getattr(a, f) != getattr(b, f):
             out.append(f"{f} {getattr(a, f)}->{getattr(b, f)}")
