@@ -14,11 +14,11 @@
 //!   Outlook's own empty store (`outlook-pst-rs_Empty.pst`).
 //! * From `0x4400`: *AMap regions* of [`AMAP_SPAN`] bytes (MS-PST 2.2.2.7.2). Each region
 //!   begins with its AMap page, then — every 8th region — a PMap page (MS-PST 2.2.2.7.3), and
-//!   in the regions that carry one an FMap page (MS-PST 2.2.2.7.4) or an FPMap page
-//!   (MS-PST 2.2.2.7.5). Blocks and B-tree pages fill the rest of the region; nothing ever
+//!   in the regions that carry one an FMap page (MS-PST FMAPPAGE) or an FPMap page
+//!   (MS-PST FPMAPPAGE). Blocks and B-tree pages fill the rest of the region; nothing ever
 //!   straddles a region boundary, so no block covers a map page.
 //! * The file ends at the end of the last region used, as in every Outlook-written corpus file
-//!   (`ibFileEof` − 0x4400 is a multiple of [`AMAP_SPAN`]) **[V]**.
+//!   (`ibFileEof` − 0x4400 is a multiple of [`AMAP_SPAN`]) **\[V\]**.
 //!
 //! # Placement of the FMap and FPMap pages (inferred)
 //!
@@ -29,20 +29,20 @@
 //! first FPMap in region 8192 (offset 0x7C004800, 128 × 8 bits × 8 AMaps per PMap) and one
 //! every 31,744 regions (496 × 8 × 8) after. The first FMap and FPMap offsets agree with
 //! what another open-source writer reports ScanPST expecting; the interval between FPMap
-//! pages (the second one would be at ~10 GB) is derived, not observed. **[I]**
+//! pages (the second one would be at ~10 GB) is derived, not observed. **\[I\]**
 //!
 //! Map contents: AMap bits are computed from the slots actually placed (one bit per 64-byte
-//! slot, most significant bit first — checked against Outlook's empty store **[V]**); PMap
-//! bits are all set (`cbPMapFree` = 0), as in every Outlook-written corpus file **[V]**; an
+//! slot, most significant bit first — checked against Outlook's empty store **\[V\]**); PMap
+//! bits are all set (`cbPMapFree` = 0), as in every Outlook-written corpus file **\[V\]**; an
 //! FMap byte holds the free-slot count of its AMap page capped at 255 (what ScanPST is
 //! reported to check; inferred), and 0xFF for AMap pages past the end of the file (like the
-//! header's `rgbFM`); FPMap bits are all set, like the header's `rgbFP` **[I]**.
+//! header's `rgbFM`); FPMap bits are all set, like the header's `rgbFP` **\[I\]**.
 //!
 //! # Ids
 //!
 //! Block BIDs advance by 4 from 4 (format notes §5); internal blocks (XBLOCK, XXBLOCK,
 //! SLBLOCK, SIBLOCK) have bit 1 set. Page BIDs are a separate counter advancing by 1, as in
-//! Outlook's files (page BIDs 0x176, 0x179, 0x17B … in the empty store) **[V]**; AMap, PMap,
+//! Outlook's files (page BIDs 0x176, 0x179, 0x17B … in the empty store) **\[V\]**; AMap, PMap,
 //! FMap and FPMap pages carry their file offset as BID and a zero signature (MS-PST
 //! 2.2.2.7.1).
 //!
@@ -75,7 +75,7 @@ pub const AMAP_SPAN: u64 = 253_952;
 pub const AMAPS_PER_PMAP: u64 = 8;
 /// Region index of the first FMap page (see the module docs; inferred).
 pub const FIRST_FMAP_REGION: u64 = 128;
-/// AMap regions covered by one FMap page (MS-PST 2.2.2.7.4).
+/// AMap regions covered by one FMap page (MS-PST FMAPPAGE).
 pub const AMAPS_PER_FMAP: u64 = 496;
 /// Region index of the first FPMap page (see the module docs; inferred).
 pub const FIRST_FPMAP_REGION: u64 = 8192;
@@ -116,7 +116,7 @@ const PTYPE_DLIST: u8 = 0x86;
 
 /// Smallest `rgnid[]` value per NID type: 0x400 for most types, 0x4000 search folders,
 /// 0x10000 normal messages, 0x8000 associated messages — the values of Outlook's new empty
-/// store (format notes §2.2) **[V]**.
+/// store (format notes §2.2) **\[V\]**.
 fn rgnid_floor(nid_type: usize) -> u32 {
     match nid_type {
         0x03 => 0x4000,
@@ -244,7 +244,7 @@ fn put(buf: &mut [u8], off: usize, bytes: &[u8]) {
     }
 }
 
-/// Block and page signature (MS-PST 2.2.2.8.1 / 5.5; format notes §6.1).
+/// Block and page signature (MS-PST "Block Signature"; format notes §6.1).
 pub fn signature(ib: u64, bid: u64) -> u16 {
     let x = (ib ^ bid) as u32;
     ((x >> 16) ^ (x & 0xFFFF)) as u16
@@ -591,7 +591,7 @@ impl NdbWriter {
             self.write_at(rs + 2 * PAGE_SIZE, &p)?;
         }
 
-        // DList (DLISTPAGE, MS-PST 2.2.2.7.4.2): bFlags 0, cEntDList 0, ulCurrentPage 0, no
+        // DList (MS-PST DLISTPAGE): bFlags 0, cEntDList 0, ulCurrentPage 0, no
         // entries — as in Outlook's empty store.
         let dlist_bid = self.page_bid();
         let mut d = [0u8; 512];
@@ -688,6 +688,9 @@ impl NdbWriter {
         Ok(())
     }
 
+    /// Raises `rgnid[nidType]` past `nid`'s index. Subnode NIDs count too: Outlook allocates
+    /// attachment NIDs (type 0x05, subnodes of messages) from the same counter (the corpus's
+    /// `tika_testPST.pst` has `rgnid[5]` = 0x402) **\[V\]**.
     fn note_nid(&mut self, nid: u32) {
         let t = (nid & 0x1F) as usize;
         let next = (nid >> 5) + 1;
