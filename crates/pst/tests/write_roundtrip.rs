@@ -589,3 +589,138 @@ proptest! {
         }
     }
 }
+
+/// Bytes of a node's data tree and, recursively, of its subnodes' data trees.
+fn real_size(ndb: &mailmig_pst::ndb::Ndb, bid_data: u64, bid_sub: u64) -> u64 {
+    let own: u64 = ndb
+        .read_data_tree(bid_data)
+        .unwrap()
+        .iter()
+        .map(|b| b.len() as u64)
+        .sum();
+    let subs = if bid_sub == 0 {
+        Default::default()
+    } else {
+        ndb.read_subnodes(bid_sub).unwrap()
+    };
+    own + subs
+        .values()
+        .map(|e| real_size(ndb, e.bid_data, e.bid_sub))
+        .sum::<u64>()
+}
+
+fn inline_prop(props: &[mailmig_pst::ltp::RawProp], tag: u32) -> Option<u32> {
+    props
+        .iter()
+        .find(|p| p.tag == tag)
+        .and_then(|p| match p.value {
+            mailmig_pst::ltp::RawValue::Inline(v) => Some(v),
+            _ => None,
+        })
+}
+
+#[test]
+fn message_and_attachment_sizes_are_the_real_sizes() {
+    let inner = Message {
+        subject: Some("inner".into()),
+        body: mailmig_ir::Bodies {
+            text: Some("x".repeat(9000)),
+            ..Default::default()
+        },
+        ..Message::default()
+    };
+    let m = Message {
+        subject: Some("outer".into()),
+        to: vec![Address::smtp(Some("A"), "a@example.com")],
+        attachments: vec![
+            Attachment {
+                name: Some("big.bin".into()),
+                content: AttachmentContent::Data(Blob::from_vec(vec![7; 50_000])),
+                ..Attachment::default()
+            },
+            Attachment {
+                kind: AttachmentKind::EmbeddedMessage,
+                content: AttachmentContent::Message(Box::new(inner)),
+                ..Attachment::default()
+            },
+        ],
+        ..Message::default()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = write_pst(
+        tmp.path(),
+        "sizes",
+        &synth_folders(),
+        &[m],
+        CryptMethod::None,
+    );
+    let store = mailmig_pst::open_store(&out, &OpenOptions::default()).unwrap();
+    let ndb = store.ndb();
+    let mut nids = Vec::new();
+    ndb.walk_nodes(&mut |e| {
+        if e.nid & 0x1F == 0x04 {
+            nids.push(e);
+        }
+        true
+    })
+    .unwrap();
+    assert_eq!(nids.len(), 1);
+    let e = nids[0];
+    let props = store.read_pc(e.nid).unwrap();
+    let size = inline_prop(&props, 0x0E08_0003).unwrap();
+    assert_eq!(u64::from(size), real_size(ndb, e.bid_data, e.bid_sub));
+    assert!(size > 59_000);
+    // Attachments: PidTagAttachSize is the size of the attachment subnode, and a hidden
+    // rendering position is -1.
+    let subs = ndb.read_subnodes(e.bid_sub).unwrap();
+    let mut seen = 0;
+    for (nid, se) in &subs {
+        if nid & 0x1F != 0x05 {
+            continue;
+        }
+        seen += 1;
+        let asubs = ndb.read_subnodes(se.bid_sub).unwrap_or_default();
+        let node = mailmig_pst::ltp::NodeRef::open(ndb, se.bid_data, &asubs).unwrap();
+        let ap = node.property_context().unwrap();
+        let asize = inline_prop(&ap, 0x0E20_0003).unwrap();
+        assert_eq!(u64::from(asize), real_size(ndb, se.bid_data, se.bid_sub));
+        assert_eq!(inline_prop(&ap, 0x370B_0003), Some(u32::MAX));
+    }
+    assert_eq!(seen, 2);
+}
+
+#[test]
+fn output_is_deterministic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = Message {
+        subject: Some("same".into()),
+        body: mailmig_ir::Bodies {
+            text: Some("body".into()),
+            html: Some("<p>b</p>".into()),
+            ..Default::default()
+        },
+        properties: vec![Property::new(
+            "{00020329-0000-0000-C000-000000000046}:Keywords",
+            PropValue::Multi(vec![PropValue::Text("k".into())]),
+        )],
+        folder: Some("p2".into()),
+        ..Message::default()
+    };
+    let a = write_pst(
+        &tmp.path().join(""),
+        "a",
+        &synth_folders(),
+        &[m.clone(), m.clone()],
+        CryptMethod::Permute,
+    );
+    let d2 = tmp.path().join("second");
+    std::fs::create_dir(&d2).unwrap();
+    let b = write_pst(
+        &d2,
+        "a",
+        &synth_folders(),
+        &[m.clone(), m],
+        CryptMethod::Permute,
+    );
+    assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+}

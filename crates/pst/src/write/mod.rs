@@ -21,6 +21,9 @@ pub mod ndb;
 pub mod sink;
 pub mod store;
 
+pub use sink::PstSink;
+pub use store::StoreWriter;
+
 /// Largest payload of one data block in a Unicode PST: 8,192 bytes minus the 16-byte
 /// BLOCKTRAILER (MS-PST 2.2.2.8.1).
 pub const MAX_BLOCK_DATA: usize = 8176;
