@@ -363,9 +363,21 @@ fn verify(w: &Written, nodes: &[(u32, u32, NodeContent)], crypt: CryptMethod) ->
             free += u64::from(!bit);
         }
         free_total += free * 64;
-        free_per_region.push(free);
+        // Longest run of free slots, computed slot by slot.
+        let (mut best, mut run) = (0u64, 0u64);
+        for s in 0..3968u64 {
+            if (am[(s / 8) as usize] >> (7 - s % 8)) & 1 == 0 {
+                run += 1;
+                best = best.max(run);
+            } else {
+                run = 0;
+            }
+        }
+        free_per_region.push(best);
     }
     assert_eq!(le64(d, 200), free_total, "cbAMapFree");
+    // FMap byte i of the page in region k: longest free run of AMap k + i, capped at 255;
+    // 0 for AMap pages past the end of the file.
     for k in 0..regions {
         if k >= 128 && (k - 128).is_multiple_of(496) {
             let off = (FIRST_AMAP + k * AMAP_SPAN + 1024) as usize;
@@ -373,7 +385,7 @@ fn verify(w: &Written, nodes: &[(u32, u32, NodeContent)], crypt: CryptMethod) ->
                 let want = free_per_region
                     .get((k + i) as usize)
                     .map(|&f| f.min(255) as u8)
-                    .unwrap_or(0xFF);
+                    .unwrap_or(0);
                 assert_eq!(d[off + i as usize], want, "FMap byte {i}");
             }
         }

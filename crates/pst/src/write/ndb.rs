@@ -28,15 +28,19 @@
 //! 0x1F04800, after that region's AMap and PMap) and one every 496 regions after, and the
 //! first FPMap in region 8192 (offset 0x7C004800, 128 × 8 bits × 8 AMaps per PMap) and one
 //! every 31,744 regions (496 × 8 × 8) after. The first FMap and FPMap offsets agree with
-//! what another open-source writer reports ScanPST expecting; the interval between FPMap
-//! pages (the second one would be at ~10 GB) is derived, not observed. **\[I\]**
+//! what another open-source writer reports ScanPST expecting, and the FMap positions agree
+//! with the AMap rebuild of Microsoft's `outlook-pst` crate 1.2.0 (run by hand on a 654 MB
+//! file: identical AMap and FMap pages); the interval between FPMap pages (the second one
+//! would be at ~10 GB) is derived, not observed. **\[I\]**
 //!
 //! Map contents: AMap bits are computed from the slots actually placed (one bit per 64-byte
 //! slot, most significant bit first — checked against Outlook's empty store **\[V\]**); PMap
 //! bits are all set (`cbPMapFree` = 0), as in every Outlook-written corpus file **\[V\]**; an
-//! FMap byte holds the free-slot count of its AMap page capped at 255 (what ScanPST is
-//! reported to check; inferred), and 0xFF for AMap pages past the end of the file (like the
-//! header's `rgbFM`); FPMap bits are all set, like the header's `rgbFP` **\[I\]**.
+//! FMap byte holds the longest run of free slots of its AMap page capped at 255 (MS-PST
+//! FMAPPAGE), and 0 for AMap pages past the end of the file (as `outlook-pst`'s rebuild
+//! writes); FPMap bits are all set, like the header's `rgbFP` **\[I\]**. The header's
+//! deprecated `rgbFM` and `rgbFP` are filled with 0xFF, as MS-PST requires and Outlook's
+//! files show **\[V\]**.
 //!
 //! # Ids
 //!
@@ -526,7 +530,7 @@ impl NdbWriter {
         self.zeros(eof - self.written)?;
 
         // Map pages, written in place over their zero placeholders.
-        let mut free_slots: Vec<u16> = Vec::with_capacity(regions as usize);
+        let mut longest_free: Vec<u8> = Vec::with_capacity(regions as usize);
         let mut amap_free: u64 = 0;
         let mut ext = 0usize;
         for k in 0..regions {
@@ -560,7 +564,7 @@ impl NdbWriter {
                 .sum();
             let free = SLOTS_PER_AMAP - used;
             amap_free += free * BLOCK_ALIGN;
-            free_slots.push(free as u16);
+            longest_free.push(longest_zero_run(page.get(..MAP_BYTES).unwrap_or(&[])));
             seal_page(&mut page, PTYPE_AMAP, 0, rs);
             self.write_at(rs, &page)?;
             if k.is_multiple_of(AMAPS_PER_PMAP) {
@@ -581,10 +585,7 @@ impl NdbWriter {
             let rs = region_start(k).ok_or_else(|| too_large("region offset overflows"))?;
             let mut p = [0xFFu8; 512];
             for i in 0..AMAPS_PER_FMAP {
-                let v = free_slots
-                    .get((k + i) as usize)
-                    .map(|f| (*f).min(255) as u8)
-                    .unwrap_or(0xFF);
+                let v = longest_free.get((k + i) as usize).copied().unwrap_or(0);
                 put(&mut p, i as usize, &[v]);
             }
             seal_page(&mut p, PTYPE_FMAP, 0, rs + 2 * PAGE_SIZE);
@@ -1051,6 +1052,33 @@ fn content_bound(c: &NodeContent) -> (u64, u64) {
     (bytes, blocks)
 }
 
+/// Longest run of zero bits (free slots) in an AMap bitmap, most significant bit first,
+/// capped at 255 (an FMap entry, MS-PST FMAPPAGE).
+fn longest_zero_run(bits: &[u8]) -> u8 {
+    let (mut best, mut run) = (0u32, 0u32);
+    for &b in bits {
+        if b == 0 {
+            run += 8;
+        } else if b == 0xFF {
+            run = 0;
+        } else {
+            for i in 0..8 {
+                if b & (0x80 >> i) == 0 {
+                    run += 1;
+                } else {
+                    run = 0;
+                }
+                best = best.max(run);
+            }
+        }
+        best = best.max(run);
+        if best >= 255 {
+            return 255;
+        }
+    }
+    best as u8
+}
+
 /// Sets `count` bits from bit `first` of a map page, most significant bit first (MS-PST
 /// 2.2.2.7.2; checked against Outlook's empty store).
 fn set_bits(page: &mut [u8; 512], first: u64, count: u64) {
@@ -1113,6 +1141,15 @@ mod tests {
         set_bits(&mut p, 3960, 100);
         assert_eq!(p[495], 0xFF);
         assert_eq!(p[496], 0);
+    }
+
+    #[test]
+    fn fmap_entry_is_longest_free_run() {
+        assert_eq!(longest_zero_run(&[0xFF, 0xF0, 0x00, 0x0F, 0xFF]), 16);
+        assert_eq!(longest_zero_run(&[0x81, 0xFF]), 6);
+        assert_eq!(longest_zero_run(&[0xFF; 4]), 0);
+        assert_eq!(longest_zero_run(&[0u8; 496]), 255);
+        assert_eq!(longest_zero_run(&[0x80, 0, 0, 0, 0x01]), 38);
     }
 
     #[test]
