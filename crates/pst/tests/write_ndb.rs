@@ -390,10 +390,11 @@ fn verify(w: &Written, nodes: &[(u32, u32, NodeContent)], crypt: CryptMethod) ->
             }
         }
     }
-    // ---- DList at 0x4200: empty, valid trailer
+    // ---- DList at 0x4200: bFlags 0, cEntDList 0, ulCurrentPage = last AMap, valid trailer
     let dl = &d[0x4200..0x4400];
     assert_eq!((dl[496], dl[497]), (0x86, 0x86));
-    assert!(dl[..496].iter().all(|&b| b == 0));
+    assert_eq!(u64::from(le32(dl, 4)), regions - 1, "ulCurrentPage");
+    assert!(dl[..4].iter().chain(&dl[8..496]).all(|&b| b == 0));
     assert_eq!(le16(dl, 498), sig(0x4200, le64(dl, 504)));
     assert_eq!(le32(dl, 500), crc_bitwise(&dl[..496]));
 

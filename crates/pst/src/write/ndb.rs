@@ -10,8 +10,9 @@
 //! # File layout
 //!
 //! * `0 .. 0x4200`: the 564-byte HEADER, then zeros (format notes §2.2).
-//! * `0x4200`: the DList page (format notes §3), written empty (no free-space entries), as in
-//!   Outlook's own empty store (`outlook-pst-rs_Empty.pst`).
+//! * `0x4200`: the DList page (format notes §3), written with no free-space entries, as in
+//!   Outlook's own empty store (`outlook-pst-rs_Empty.pst`), and `ulCurrentPage` naming the
+//!   last AMap page.
 //! * From `0x4400`: *AMap regions* of [`AMAP_SPAN`] bytes (MS-PST 2.2.2.7.2). Each region
 //!   begins with its AMap page, then — every 8th region — a PMap page (MS-PST 2.2.2.7.3), and
 //!   in the regions that carry one an FMap page (MS-PST FMAPPAGE) or an FPMap page
@@ -592,10 +593,13 @@ impl NdbWriter {
             self.write_at(rs + 2 * PAGE_SIZE, &p)?;
         }
 
-        // DList (MS-PST DLISTPAGE): bFlags 0, cEntDList 0, ulCurrentPage 0, no
-        // entries — as in Outlook's empty store.
+        // DList (MS-PST DLISTPAGE): bFlags 0, cEntDList 0 (no entries, as in Outlook's empty
+        // store), ulCurrentPage = the last AMap page, where the free space is (as
+        // outlook-pst's density-list rebuild writes).
         let dlist_bid = self.page_bid();
         let mut d = [0u8; 512];
+        let current = u32::try_from(regions - 1).map_err(|_| too_large("AMap page count"))?;
+        put(&mut d, 4, &current.to_le_bytes()); // ulCurrentPage
         seal_page(
             &mut d,
             PTYPE_DLIST,
