@@ -95,6 +95,9 @@ pub fn open_store(path: &Path, options: &OpenOptions) -> Result<PstStore, Source
     )
     .map_err(|e| ndb_error(path, e))?;
     store.set_file_map(map);
+    // Opening read the header, the store PC and the name map; none of it is needed resident
+    // until the mailbox is read.
+    store.release_pages();
     Ok(store)
 }
 

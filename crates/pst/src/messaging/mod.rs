@@ -34,7 +34,7 @@ pub struct PstStore {
 }
 
 /// Messages decoded between two releases of the file map's resident pages.
-const RELEASE_EVERY: u64 = 256;
+const RELEASE_EVERY: u64 = 16;
 
 /// One folder of the tree with what is needed to list its messages.
 #[derive(Clone, Debug)]
@@ -118,6 +118,14 @@ impl PstStore {
         self.file_map = Some(map);
     }
 
+    /// Releases the file map's resident pages (see [`crate::FileMap::release_pages`]); reads
+    /// fault them back in from the file.
+    pub fn release_pages(&self) {
+        if let Some(m) = &self.file_map {
+            m.release_pages();
+        }
+    }
+
     /// Counts a decoded message; every few hundred, releases the map's resident pages so the
     /// memory use of a walk does not grow with the file size.
     fn message_done(&self) {
@@ -125,10 +133,8 @@ impl PstStore {
             .decoded
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             + 1;
-        if n.is_multiple_of(RELEASE_EVERY)
-            && let Some(m) = &self.file_map
-        {
-            m.release_pages();
+        if n.is_multiple_of(RELEASE_EVERY) {
+            self.release_pages();
         }
     }
 
@@ -657,8 +663,17 @@ impl Iterator for MessageIter<'_> {
                     continue;
                 }
             }
+            self.stopped = true;
+            self.store.release_pages();
             return None;
         }
+    }
+}
+
+impl Drop for MessageIter<'_> {
+    /// A mailbox that is done (or abandoned) keeps none of its file's pages resident.
+    fn drop(&mut self) {
+        self.store.release_pages();
     }
 }
 
