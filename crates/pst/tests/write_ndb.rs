@@ -548,6 +548,47 @@ fn xxblock_70mb_spans_fmap_region() {
     assert!(w.summary.file_size > 2 * AMAP_SPAN);
 }
 
+/// The exact capacities: 1,021 BIDs per XBLOCK, 340 SLENTRYs per SLBLOCK.
+#[test]
+fn capacity_boundaries() {
+    let tiny = |n: usize| leaf((0..n).map(|i| vec![i as u8; 1 + i % 3]).collect());
+    let subs = |n: u32| NodeContent {
+        blocks: vec![],
+        subnodes: (1..=n).map(|i| sub(i << 5, leaf(vec![]))).collect(),
+    };
+    let nodes = vec![
+        (0x24, 0, tiny(1021)),
+        (0x44, 0, tiny(1022)),
+        (0x64, 0, subs(340)),
+        (0x84, 0, subs(341)),
+    ];
+    let w = write(&nodes, CryptMethod::None);
+    let ndb = verify(&w, &nodes, CryptMethod::None);
+    let head = |nid: u32, sub: bool| {
+        let e = ndb.lookup_node(nid).unwrap();
+        let b = ndb
+            .read_block(if sub { e.bid_sub } else { e.bid_data })
+            .unwrap();
+        (b[0], b[1], le16(&b, 2))
+    };
+    assert_eq!(head(0x24, false), (1, 1, 1021), "one XBLOCK");
+    assert_eq!(head(0x44, false), (1, 2, 2), "XXBLOCK over two XBLOCKs");
+    assert_eq!(head(0x64, true), (2, 0, 340), "one SLBLOCK");
+    assert_eq!(head(0x84, true), (2, 1, 2), "SIBLOCK over two SLBLOCKs");
+    let e = ndb.lookup_node(0x44).unwrap();
+    let xx = ndb.read_block(e.bid_data).unwrap();
+    let second = ndb.read_block(le64(&xx, 16)).unwrap();
+    assert_eq!((second[1], le16(&second, 2)), (1, 1));
+    let e = ndb.lookup_node(0x84).unwrap();
+    let si = ndb.read_block(e.bid_sub).unwrap();
+    assert_eq!(
+        le64(&si, 8),
+        1 << 5,
+        "SIENTRY nid = first NID of its SLBLOCK"
+    );
+    assert_eq!(le64(&si, 24), 341 << 5);
+}
+
 #[test]
 fn siblock_over_340_subnodes() {
     let subs: Vec<SubnodeContent> = (0..1000u32)
