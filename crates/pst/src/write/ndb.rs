@@ -194,7 +194,9 @@ struct SlEntry {
 /// Blocks go to disk through a buffered writer as nodes arrive; memory holds one 24-byte
 /// entry per node and per block plus a short list of allocated extents. A failed write
 /// leaves the writer unusable: later calls return an error and the partial file is left for
-/// the caller to delete.
+/// the caller to delete. Dropping the writer without [`NdbWriter::finish`] likewise leaves a
+/// file with a zeroed header, which no reader accepts. Output is deterministic: the same
+/// calls give a byte-identical file.
 pub struct NdbWriter {
     out: BufWriter<File>,
     path: String,
