@@ -73,7 +73,9 @@ fn parallel_output_equals_serial_output() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("input");
     generate_jsonl(&input, 12, 30);
-    for to in ["maildir", "mbox", "eml", "jsonl", "iff", "ccmail", "mmff"] {
+    for to in [
+        "maildir", "mbox", "eml", "jsonl", "iff", "ccmail", "mmff", "pst",
+    ] {
         let a = tmp.path().join(format!("{to}-j1"));
         let b = tmp.path().join(format!("{to}-j4"));
         for (dir, j) in [(&a, "1"), (&b, "4")] {
@@ -90,7 +92,7 @@ fn every_user_gets_a_section_in_every_sink() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("input");
     generate_jsonl(&input, 20, 5); // users 10 and 20 have no mail
-    for to in ["maildir", "mbox", "eml", "jsonl"] {
+    for to in ["maildir", "mbox", "eml", "jsonl", "pst"] {
         for no_mail in [false, true] {
             let out = tmp.path().join(format!("{to}-{no_mail}"));
             let extra: &[&str] = if no_mail { &["--no-mail"] } else { &[] };
@@ -107,6 +109,26 @@ fn every_user_gets_a_section_in_every_sink() {
                 );
                 let files = count_files(&dir);
                 assert!(files > 0, "{to}: section of {} is empty on disk", b["key"]);
+                if to == "pst" {
+                    // The user's PST opens, with the standard folders even without mail.
+                    let pst = dir.join(format!("{}.pst", b["dir_name"].as_str().unwrap()));
+                    let o = run(&["inspect", "--json", pst.to_str().unwrap()]);
+                    assert_eq!(o.status.code(), Some(0), "{}", pst.display());
+                    let i: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+                    let folders = i["details"]["folders"].as_array().unwrap();
+                    for kind in ["inbox", "deleted", "sent"] {
+                        assert!(
+                            folders.iter().any(|f| f["kind"] == kind),
+                            "{}: no {kind} folder",
+                            pst.display()
+                        );
+                    }
+                    let in_pst: u64 = folders
+                        .iter()
+                        .map(|f| f["messages"].as_u64().unwrap())
+                        .sum();
+                    assert_eq!(in_pst, b["written"]["messages"].as_u64().unwrap());
+                }
             }
             let written: u64 = boxes
                 .iter()

@@ -8,7 +8,9 @@ use anyhow::{Result, anyhow, bail};
 use mailmig_ir::{Detection, Driver, Sink};
 
 /// `--to` / `generate --format` values.
-pub const SINK_NAMES: [&str; 7] = ["maildir", "mbox", "eml", "jsonl", "iff", "ccmail", "mmff"];
+pub const SINK_NAMES: [&str; 8] = [
+    "maildir", "mbox", "eml", "jsonl", "iff", "ccmail", "mmff", "pst",
+];
 
 /// `--from` values.
 pub const DRIVER_NAMES: [&str; 8] = [
@@ -121,6 +123,7 @@ pub fn sink(name: &str, code_page: Option<u16>) -> Result<Arc<dyn Sink>> {
         "iff" => Arc::new(mailmig_iff::IffSink::new(code_page.unwrap_or(1252))),
         "ccmail" => Arc::new(mailmig_ccmail::CcmailSink::new(code_page.unwrap_or(850))),
         "mmff" => Arc::new(mailmig_msmail::MmffSink::new(code_page.unwrap_or(850))),
+        "pst" => Arc::new(mailmig_pst::write::PstSink::default()),
         other => mailmig_convert::sinks::builtin_sink(other)
             .map(Arc::from)
             .ok_or_else(|| anyhow!("--to {other}: unknown output format"))?,

@@ -100,6 +100,11 @@ enum Command {
         /// Approximate body size per message in bytes.
         #[arg(long, default_value_t = 1024)]
         body_bytes: usize,
+        /// Approximate size of every message in bytes: the body (at most --body-bytes) plus
+        /// one file attachment of random bytes making up the rest. Without it, every fifth
+        /// message carries a 4 KiB attachment.
+        #[arg(long)]
+        size_per_message: Option<usize>,
         /// Mailboxes written in parallel.
         #[arg(short, long, default_value_t = 1)]
         jobs: usize,
@@ -236,16 +241,22 @@ fn run(cli: Cli) -> Result<i32> {
             messages,
             seed,
             body_bytes,
+            size_per_message,
             jobs,
             output,
         } => {
-            let spec = mailmig_ir::synth::SynthSpec {
+            let mut spec = mailmig_ir::synth::SynthSpec {
                 users,
                 messages_per_user: messages,
                 seed,
                 body_bytes,
                 ..mailmig_ir::synth::SynthSpec::default()
             };
+            if let Some(size) = size_per_message {
+                spec.body_bytes = body_bytes.min(size);
+                spec.attachment_bytes = size - spec.body_bytes;
+                spec.attachment_every = u32::from(spec.attachment_bytes > 0);
+            }
             let source: Arc<dyn mailmig_ir::Source> =
                 Arc::new(mailmig_ir::synth::SynthSource::new(spec));
             let sink = formats::sink(&format, None)?;
@@ -257,7 +268,7 @@ fn run(cli: Cli) -> Result<i32> {
                 inputs: Vec::new(),
                 progress: progress::reporter(),
                 fingerprint: format!(
-                    "mailmig {} generate format={format} users={users} messages={messages} seed={seed} body_bytes={body_bytes}",
+                    "mailmig {} generate format={format} users={users} messages={messages} seed={seed} body_bytes={body_bytes} size_per_message={size_per_message:?}",
                     env!("CARGO_PKG_VERSION")
                 ),
                 // Synthetic data is reproducible from its seed: no need to flush it.
