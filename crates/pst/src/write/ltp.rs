@@ -7,9 +7,11 @@
 //! * heap allocations are packed in arrival order; a new heap page (block) starts when the next
 //!   allocation, plus the page map, would not fit in [`MAX_BLOCK_DATA`] bytes;
 //! * blocks carry `HNHDR` (block 0), `HNBITMAPHDR` (blocks 8, 136, 264, …) or `HNPAGEHDR`;
-//!   `cFree` is 0 because a write-once heap never frees; the fill levels describe the room left
-//!   up to [`MAX_BLOCK_DATA`] (one nibble per block, the low nibble first — inferred from
-//!   MS-PST 2.3.1.2, which does not state the nibble order);
+//!   `cFree` is 0 because a write-once heap never frees (Outlook's own files also carry 0,
+//!   format notes §8.1); the fill levels describe the room left up to [`MAX_BLOCK_DATA`],
+//!   one nibble per block, the low nibble first — MS-PST 2.3.1.2 does not state the order;
+//!   Outlook-written corpus files agree (tika_testPST_variousBodyTypes: `0x0B` for a full
+//!   block 0 followed by an almost empty block 1);
 //! * values larger than [`MAX_HEAP_ALLOC`] go to subnodes of type `NID_TYPE_LTP` (0x1F), as
 //!   Outlook does (subnodes `0x…1F` in the corpus files).
 
