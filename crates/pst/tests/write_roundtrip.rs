@@ -724,3 +724,49 @@ fn output_is_deterministic() {
     );
     assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
 }
+
+#[test]
+fn text_derived_from_rtf_is_not_written_back() {
+    let rtf = b"{\\rtf1\\ansi\\ansicpg1252\\fromtext \\deff0{\\fonttbl{\\f0 Arial;}}hello world\\par second line\\par}";
+    let derived = mailmig_pst::rtf::text_from_rtf(rtf).unwrap();
+    let m = Message {
+        subject: Some("rtf only".into()),
+        body: mailmig_ir::Bodies {
+            text: Some(derived.clone()),
+            rtf: Some(Blob::from(&rtf[..])),
+            ..Default::default()
+        },
+        ..Message::default()
+    };
+    let own = Message {
+        subject: Some("own text".into()),
+        body: mailmig_ir::Bodies {
+            text: Some("a text of its own".into()),
+            rtf: Some(Blob::from(&rtf[..])),
+            ..Default::default()
+        },
+        ..Message::default()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = write_pst(tmp.path(), "rtf", &[], &[m, own], CryptMethod::None);
+    let store = mailmig_pst::open_store(&out, &OpenOptions::default()).unwrap();
+    let mut nids = Vec::new();
+    store
+        .ndb()
+        .walk_nodes(&mut |e| {
+            if e.nid & 0x1F == 0x04 {
+                nids.push(e.nid);
+            }
+            true
+        })
+        .unwrap();
+    let has_body: Vec<bool> = nids
+        .iter()
+        .map(|n| store.read_pc(*n).unwrap().iter().any(|p| p.id() == 0x1000))
+        .collect();
+    assert_eq!(has_body, vec![false, true]);
+    let (_, msgs) = read_pst(&out, true).unwrap();
+    let texts: Vec<Option<String>> = msgs.iter().map(|m| m.body.text.clone()).collect();
+    assert!(texts.contains(&Some(derived)));
+    assert!(texts.contains(&Some("a text of its own".into())));
+}

@@ -517,7 +517,14 @@ impl MessageBuilder {
         if let Some(h) = &m.headers {
             p.push(p_str(0x007D, h));
         }
-        if let Some(t) = &m.body.text {
+        // A text body the reader derived from an RTF-only message (format notes §10.6) is
+        // not written back: the original had none, and readers derive it again.
+        let text_from_rtf = m.body.html.is_none()
+            && m.body.text.is_some()
+            && m.body.rtf.as_ref().is_some_and(|r| {
+                crate::rtf::text_from_rtf(r.as_bytes()).as_deref() == m.body.text.as_deref()
+            });
+        if let (Some(t), false) = (&m.body.text, text_from_rtf) {
             p.push(p_str(0x1000, t));
         }
         let html_stored = m.body.html.is_some() && !(m.body.html_from_rtf && m.body.rtf.is_some());
@@ -533,7 +540,7 @@ impl MessageBuilder {
             3
         } else if m.body.rtf.is_some() {
             2
-        } else if m.body.text.is_some() {
+        } else if m.body.text.is_some() && !text_from_rtf {
             1
         } else {
             0
