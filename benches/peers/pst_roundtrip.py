@@ -19,11 +19,12 @@ root):
 
 COMMAND is a template with {input}, {output} (a .pst path to create) and {outdir} (an empty
 directory); when it has no {output}, the new PST is the one *.pst file found below {outdir}.
-The default runs the CLI: "{mailmig} convert {input} --to pst -o {outdir}", with {mailmig}
-from --mailmig. Until the CLI has --to pst, use the example binary:
+The default runs the CLI, in salvage mode as compare.py does (a file with a damaged header
+still converts): "{mailmig} convert {input} --to pst -o {outdir} --salvage", with {mailmig}
+from --mailmig. Without the CLI, the example binary does the same conversion:
 
   cargo build --release -p mailmig-pst --example pst_copy
-  benches/peers/pst_roundtrip.py --command "target/release/examples/pst_copy {input} {output}"
+  benches/peers/pst_roundtrip.py --command "target/release/examples/pst_copy {input} {output} --salvage"
 
 Exit status: 0 every file whose original both peers read gives equal exports; 1 otherwise
 (a difference, a conversion failure, or a peer rejecting the new file); 2 on usage errors.
@@ -57,7 +58,7 @@ from compare import (  # noqa: E402 - the scanners of the sibling script
     scan_pff_tree,
 )
 
-DEFAULT_COMMAND = "{mailmig} convert {input} --to pst -o {outdir}"
+DEFAULT_COMMAND = "{mailmig} convert {input} --to pst -o {outdir} --salvage"
 
 
 def libpst_calendar_parts(root: Path) -> collections.Counter:
