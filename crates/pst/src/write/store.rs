@@ -854,9 +854,58 @@ struct FolderState {
     class: Option<String>,
     kind: Option<FolderKind>,
     children: Vec<usize>,
-    contents: Vec<TableRow>,
-    fai: Vec<TableRow>,
+    contents: PackedRows,
+    fai: PackedRows,
     unread: u64,
+}
+
+/// The rows of a folder's contents or FAI table, kept until [`StoreWriter::finish`] writes
+/// the table: all cells of all rows in one buffer (tag, length, bytes), so a folder of many
+/// messages costs its cell bytes plus eight bytes a cell, not an allocation per cell.
+#[derive(Clone, Debug, Default)]
+struct PackedRows {
+    bytes: Vec<u8>,
+    /// Row id and the end of its cells in `bytes`.
+    rows: Vec<(u32, usize)>,
+}
+
+impl PackedRows {
+    fn push(&mut self, row: &TableRow) {
+        for (tag, value) in &row.cells {
+            self.bytes.extend_from_slice(&tag.to_le_bytes());
+            self.bytes
+                .extend_from_slice(&u32::try_from(value.len()).unwrap_or(u32::MAX).to_le_bytes());
+            self.bytes.extend_from_slice(value);
+        }
+        self.rows.push((row.row_id, self.bytes.len()));
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The rows back as [`TableRow`]s (for one table at a time).
+    fn unpack(&self) -> Vec<TableRow> {
+        let mut out = Vec::with_capacity(self.rows.len());
+        let mut start = 0usize;
+        for &(row_id, end) in &self.rows {
+            let mut cells = Vec::new();
+            let mut rest = self.bytes.get(start..end).unwrap_or(&[]);
+            while let (Some(tag), Some(len)) = (rest.get(..4), rest.get(4..8)) {
+                let tag = u32::from_le_bytes(<[u8; 4]>::try_from(tag).unwrap_or_default());
+                let len = u32::from_le_bytes(<[u8; 4]>::try_from(len).unwrap_or_default());
+                let len = usize::try_from(len).unwrap_or(usize::MAX);
+                let Some(value) = rest.get(8..8usize.saturating_add(len)) else {
+                    break;
+                };
+                cells.push((tag, value.to_vec()));
+                rest = rest.get(8 + len..).unwrap_or(&[]);
+            }
+            out.push(TableRow { row_id, cells });
+            start = end;
+        }
+        out
+    }
 }
 
 /// What [`StoreWriter::write_message`] wrote.
@@ -958,8 +1007,8 @@ impl<W: NodeWriter> StoreWriter<W> {
             class: class.map(str::to_string),
             kind,
             children: Vec::new(),
-            contents: Vec::new(),
-            fai: Vec::new(),
+            contents: PackedRows::default(),
+            fai: PackedRows::default(),
             unread: 0,
         });
         if let Some(f) = parent.and_then(|p| self.folders.get_mut(p)) {
@@ -1061,9 +1110,9 @@ impl<W: NodeWriter> StoreWriter<W> {
                 if let Some(subj) = &m.subject {
                     row.cells.push((0x3001_001F, utf16(subj)));
                 }
-                s.fai.push(row);
+                s.fai.push(&row);
             } else {
-                s.contents.push(row);
+                s.contents.push(&row);
                 if !m.flags.read {
                     s.unread += 1;
                 }
@@ -1157,10 +1206,13 @@ impl<W: NodeWriter> StoreWriter<W> {
             let base = f.nid & !0x1F;
             self.out
                 .add_node(base | 0x0D, 0, build_tc(HIERARCHY_COLUMNS, &rows)?)?;
+            self.out.add_node(
+                base | 0x0E,
+                0,
+                build_tc(CONTENTS_COLUMNS, &f.contents.unpack())?,
+            )?;
             self.out
-                .add_node(base | 0x0E, 0, build_tc(CONTENTS_COLUMNS, &f.contents)?)?;
-            self.out
-                .add_node(base | 0x0F, 0, build_tc(FAI_COLUMNS, &f.fai)?)?;
+                .add_node(base | 0x0F, 0, build_tc(FAI_COLUMNS, &f.fai.unpack())?)?;
             let _ = i;
         }
         self.folders = folders;
