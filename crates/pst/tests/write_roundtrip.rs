@@ -770,3 +770,70 @@ fn text_derived_from_rtf_is_not_written_back() {
     assert!(texts.contains(&Some(derived)));
     assert!(texts.contains(&Some("a text of its own".into())));
 }
+
+/// An empty plain-text body survives: the writer stores PidTagBody as hidNull (HNID 0, as
+/// libpst and Outlook expect for an empty value), and the reader reads a present but empty
+/// PidTagBody as an empty body, not as "no body".
+#[test]
+fn empty_text_body_is_kept_as_hid_null() {
+    let with_empty = Message {
+        subject: Some("empty body".into()),
+        body: mailmig_ir::Bodies {
+            text: Some(String::new()),
+            ..Default::default()
+        },
+        ..Message::default()
+    };
+    let without = Message {
+        subject: Some("no body".into()),
+        ..Message::default()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = write_pst(
+        tmp.path(),
+        "empty",
+        &synth_folders(),
+        &[with_empty, without],
+        CryptMethod::None,
+    );
+    let (_, msgs) = read_pst(&out, true).unwrap();
+    let body_of = |s: &str| {
+        msgs.iter()
+            .find(|m| m.subject.as_deref() == Some(s))
+            .unwrap()
+            .body
+            .text
+            .clone()
+    };
+    assert_eq!(body_of("empty body"), Some(String::new()));
+    assert_eq!(body_of("no body"), None);
+    // The raw PC records (MS-PST 2.3.3.3): wPropId 0x1000, wPropType 0x001F, dwValueHnid 0.
+    let store = mailmig_pst::open_store(&out, &OpenOptions::default()).unwrap();
+    let ndb = store.ndb();
+    let mut entries = Vec::new();
+    ndb.walk_nodes(&mut |e| {
+        if e.nid & 0x1F == 0x04 {
+            entries.push(e);
+        }
+        true
+    })
+    .unwrap();
+    let mut hnids = Vec::new();
+    for e in entries {
+        let subs = if e.bid_sub == 0 {
+            Default::default()
+        } else {
+            ndb.read_subnodes(e.bid_sub).unwrap()
+        };
+        let node = mailmig_pst::ltp::NodeRef::open(ndb, e.bid_data, &subs).unwrap();
+        let heap = node.heap();
+        let bth = heap.bth_records(heap.user_root).unwrap();
+        for (k, d) in &bth.records {
+            if k[..2] == 0x1000u16.to_le_bytes() {
+                assert_eq!(d[..2], 0x001Fu16.to_le_bytes());
+                hnids.push(u32::from_le_bytes(d[2..6].try_into().unwrap()));
+            }
+        }
+    }
+    assert_eq!(hnids, vec![0], "one PidTagBody, stored as hidNull");
+}

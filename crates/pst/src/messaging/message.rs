@@ -298,8 +298,15 @@ impl PstStore {
     }
 
     fn bodies(&self, bag: &PropBag, ctx: &mut MsgCtx<'_>) -> Bodies {
+        // A PidTagBody that is present but empty stays an empty body (not "no body"), so a
+        // PST written from the IR has the same property the original had.
+        let text = bag.string(0x1000).or_else(|| {
+            bag.get(0x1000)
+                .filter(|p| matches!(p.ptype(), PT_UNICODE | PT_STRING8))
+                .map(|_| String::new())
+        });
         let mut b = Bodies {
-            text: bag.string(0x1000),
+            text,
             ..Bodies::default()
         };
         if let Some(p) = bag.get(0x1013) {
@@ -587,8 +594,11 @@ fn apply_compressed_rtf(
         b.html = Some(h);
         b.html_from_rtf = true;
     }
-    if b.text.is_none() && b.html.is_none() {
-        b.text = crate::rtf::text_from_rtf(&raw);
+    if b.text.as_deref().is_none_or(str::is_empty)
+        && b.html.is_none()
+        && let Some(t) = crate::rtf::text_from_rtf(&raw)
+    {
+        b.text = Some(t);
     }
     b.rtf = Some(Blob::from_vec(raw));
     warnings

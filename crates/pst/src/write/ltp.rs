@@ -378,7 +378,11 @@ fn store_variable(
     subnodes: &mut Vec<SubnodeContent>,
     ids: &mut SubnodeIds,
 ) -> Result<u32, WriteError> {
-    if bytes.len() <= MAX_HEAP_ALLOC {
+    if bytes.is_empty() {
+        // An empty value is hidNull (HID 0, MS-PST 2.3.1.1), not a zero-length allocation;
+        // libpst reads the latter as a present empty value where the original had none.
+        Ok(0)
+    } else if bytes.len() <= MAX_HEAP_ALLOC {
         heap.alloc(bytes)
     } else {
         let nid = ids.next(NID_TYPE_LTP)?;
