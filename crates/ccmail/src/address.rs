@@ -28,11 +28,12 @@ pub fn parse_address(text: &str) -> Address {
         addr_type: Some(ADDR_TYPE.to_string()),
         address: Some(t.to_string()),
         smtp: None,
+        properties: Vec::new(),
     }
 }
 
 /// The result of splitting one header line.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct SplitLine {
     /// The addresses, in line order.
     pub addresses: Vec<Address>,

@@ -240,6 +240,7 @@ pub fn parse_directory(data: &[u8], code_page: u16, file: &str) -> DirectoryExpo
             addr_type: Some(crate::address::ADDR_TYPE.into()),
             address: Some(a),
             smtp: None,
+            properties: Vec::new(),
         });
         if let Some(f) = export_file {
             out.export_files.push((name.clone(), f));

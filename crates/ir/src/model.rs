@@ -128,7 +128,7 @@ pub struct DirectoryEntry {
 }
 
 /// An e-mail address as the source wrote it, with the Internet form where known.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Address {
     /// Display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,6 +142,10 @@ pub struct Address {
     /// The SMTP address if the source carries one (resolved Exchange addresses, proxies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp: Option<String>,
+    /// Source properties of this recipient not mapped above (for PST: the other columns of
+    /// its recipient-table row, such as the per-recipient delivery report text of an NDR).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<Property>,
 }
 
 impl Address {
@@ -152,6 +156,7 @@ impl Address {
             addr_type: Some("SMTP".into()),
             address: Some(address.to_string()),
             smtp: Some(address.to_string()),
+            properties: Vec::new(),
         }
     }
 
@@ -162,6 +167,7 @@ impl Address {
             addr_type: Some(addr_type.to_ascii_uppercase()),
             address: Some(address.to_string()),
             smtp: None,
+            properties: Vec::new(),
         }
     }
 

@@ -37,6 +37,7 @@ pub fn parse_address(value: &str) -> Address {
         addr_type: Some(ty),
         address: Some(rest.to_string()),
         smtp,
+        properties: Vec::new(),
     }
 }
 
