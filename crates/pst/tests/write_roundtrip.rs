@@ -174,6 +174,9 @@ fn canon(m: &Message, paths: &HashMap<String, String>) -> Message {
         .map(|f| paths.get(f).cloned().unwrap_or_default());
     c.warnings.clear();
     c.properties.clear();
+    for r in c.to.iter_mut().chain(&mut c.cc).chain(&mut c.bcc) {
+        r.properties.clear();
+    }
     for a in &mut c.attachments {
         canon_attachment(a, paths);
     }
@@ -196,6 +199,15 @@ fn canon_attachment(a: &mut Attachment, paths: &HashMap<String, String>) {
 
 fn compare_props_deep(src: &Message, out: &Message, what: &str) {
     assert_props_kept(&src.properties, &out.properties, what);
+    let recipients =
+        |m: &Message| -> Vec<Address> { m.to.iter().chain(&m.cc).chain(&m.bcc).cloned().collect() };
+    for (i, (a, b)) in recipients(src).iter().zip(&recipients(out)).enumerate() {
+        assert_props_kept(
+            &a.properties,
+            &b.properties,
+            &format!("{what} recipient {i}"),
+        );
+    }
     for (i, (a, b)) in src.attachments.iter().zip(&out.attachments).enumerate() {
         assert_props_kept(
             &a.properties,

@@ -22,6 +22,15 @@ const MESSAGE_MAPPED: &[u16] = &[
     0x1035, 0x007D, 0x1000, 0x1013, 0x1009, 0x0E07, 0x0017, 0x300B, 0x0FF9, 0x3FDE, 0x3FFD,
 ];
 
+/// Property ids of a recipient-table row consumed by the IR mapping of an address, or rebuilt
+/// from it by the writer (responsibility, object and display type, entry id, search key), or
+/// table bookkeeping (`PidTagRowid`, `PidTagLtpRowId`/`RowVer`). The rest of the row is kept
+/// in `Address::properties` (an NDR's per-recipient report text, for one).
+const RECIPIENT_MAPPED: &[u16] = &[
+    0x3001, 0x5FF6, 0x39FE, 0x3002, 0x3003, 0x0C15, 0x0E0F, 0x0FFE, 0x3900, 0x0FFF, 0x300B, 0x3000,
+    0x67F2, 0x67F3,
+];
+
 /// Property ids consumed by the IR mapping of an attachment.
 const ATTACH_MAPPED: &[u16] = &[
     0x3701, 0x3707, 0x3704, 0x3001, 0x370E, 0x3712, 0x370B, 0x3008, 0x300B, 0x0FF9,
@@ -63,6 +72,7 @@ fn address(
         addr_type: atype,
         address: email,
         smtp,
+        properties: Vec::new(),
     })
 }
 
@@ -344,9 +354,15 @@ impl PstStore {
             let name = bag.string(0x3001).or_else(|| bag.string(0x5FF6));
             // PidTagSmtpAddress (0x39FE), format notes §10.4.
             let smtp = bag.string(0x39FE);
-            let Some(a) = address(name, bag.string(0x3002), bag.string(0x3003), smtp) else {
+            let Some(mut a) = address(name, bag.string(0x3002), bag.string(0x3003), smtp) else {
                 continue;
             };
+            a.properties = bag
+                .props
+                .iter()
+                .filter(|p| !RECIPIENT_MAPPED.contains(&p.id()))
+                .map(|p| Property::new(property_name(p.tag, &self.names), to_prop_value(p, cp)))
+                .collect();
             match bag.int(0x0C15).unwrap_or(1) & 0x0F {
                 2 => m.cc.push(a),
                 3 => m.bcc.push(a),

@@ -630,8 +630,11 @@ impl MessageBuilder {
     pub fn build(&mut self, m: &Message, depth: u32) -> Result<BuiltMessage, WriteError> {
         let mut subnodes: Vec<SubnodeContent> = Vec::new();
         let mut ids = SubnodeIds::new();
-        // Recipient table (always present, as Outlook writes it).
+        // Recipient table (always present, as Outlook writes it). Its columns are Outlook's
+        // plus those of the recipients' kept properties.
         let mut rows = Vec::new();
+        let mut columns: Vec<u32> = RECIPIENT_COLUMNS.to_vec();
+        let mut recipient_props = Vec::new();
         for (rtype, list) in [(1i64, &m.to), (2, &m.cc), (3, &m.bcc)] {
             for a in list {
                 let mut r = vec![
@@ -659,15 +662,34 @@ impl MessageBuilder {
                 if let Some(k) = search_key(a) {
                     r.push(p_bin(0x300B, &k));
                 }
-                rows.push(TableRow {
-                    row_id: rows.len() as u32,
-                    cells: cells_of(&r, RECIPIENT_COLUMNS),
-                });
+                for kp in &a.properties {
+                    if let Some(e) = kept_property(kp, &mut self.names)?
+                        && !r.iter().any(|x| x.tag == e.tag)
+                        && matches!(e.data, PropData::Bytes(_))
+                    {
+                        // A table has at most 255 columns (TCINFO cCols); two are the row id
+                        // and version. Properties beyond that are not written.
+                        if !columns.contains(&e.tag) {
+                            if columns.len() >= 253 {
+                                continue;
+                            }
+                            columns.push(e.tag);
+                        }
+                        r.push(e);
+                    }
+                }
+                recipient_props.push(r);
             }
+        }
+        for (i, r) in recipient_props.iter().enumerate() {
+            rows.push(TableRow {
+                row_id: i as u32,
+                cells: cells_of(r, &columns),
+            });
         }
         subnodes.push(SubnodeContent {
             nid: NID_RECIPIENT_TABLE,
-            content: build_tc(RECIPIENT_COLUMNS, &rows)?,
+            content: build_tc(&columns, &rows)?,
         });
         // Attachments.
         let mut att_rows = Vec::new();
