@@ -849,3 +849,68 @@ fn empty_text_body_is_kept_as_hid_null() {
     }
     assert_eq!(hnids, vec![0], "one PidTagBody, stored as hidNull");
 }
+
+/// A folder whose table rows outgrow the in-memory chunk (16 KiB) is spilled to the sink's
+/// temporary file and read back when the contents table is written: every row comes back, in
+/// order, with its subject cell, and the folder's content count matches. Nothing but the PST
+/// is left in the mailbox directory.
+#[test]
+fn spilled_contents_rows_come_back() {
+    let n = 400usize;
+    let messages: Vec<Message> = (0..n)
+        .map(|i| Message {
+            folder: Some("in".into()),
+            subject: Some(format!("message {i:04} {}", "x".repeat(60))),
+            ..Message::default()
+        })
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = write_pst(
+        tmp.path(),
+        "spill",
+        &synth_folders(),
+        &messages,
+        CryptMethod::Permute,
+    );
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "only the PST is left: {left:?}");
+    let store = mailmig_pst::open_store(&out, &OpenOptions::default()).unwrap();
+    let ndb = store.ndb();
+    let tree = store.folder_tree(&Budget::new(None)).unwrap();
+    let inbox = tree
+        .folders
+        .iter()
+        .find(|f| f.folder.kind == FolderKind::Inbox)
+        .unwrap();
+    let mut table = None;
+    ndb.walk_nodes(&mut |e| {
+        if e.nid == (inbox.nid & !0x1F) | 0x0E {
+            table = Some(e);
+        }
+        true
+    })
+    .unwrap();
+    let e = table.unwrap();
+    let subs = if e.bid_sub == 0 {
+        Default::default()
+    } else {
+        ndb.read_subnodes(e.bid_sub).unwrap()
+    };
+    let node = mailmig_pst::ltp::NodeRef::open(ndb, e.bid_data, &subs).unwrap();
+    let tc = node.table_context().unwrap();
+    assert_eq!(tc.len(), n);
+    for row in 0..n {
+        let cell = tc.cell(row, 0x0037_001F).unwrap().unwrap();
+        let units: Vec<u16> = cell
+            .bytes()
+            .chunks(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        let subject = String::from_utf16(&units).unwrap();
+        assert!(
+            subject.starts_with(&format!("message {row:04} ")),
+            "{subject}"
+        );
+    }
+    assert_eq!(inbox.folder.declared_count, Some(n as u64));
+}

@@ -207,8 +207,14 @@ impl HeapBuilder {
 
     /// The heap's blocks: headers, allocations, page maps and fill levels.
     pub fn finish(self) -> Vec<Vec<u8>> {
-        let mut blocks: Vec<Vec<u8>> = Vec::with_capacity(self.pages.len());
-        for (i, page) in self.pages.iter().enumerate() {
+        let HeapBuilder {
+            client_sig,
+            user_root,
+            pages,
+        } = self;
+        let mut blocks: Vec<Vec<u8>> = Vec::with_capacity(pages.len());
+        // Each page is dropped as its block is made: a large table's heap is not held twice.
+        for (i, page) in pages.into_iter().enumerate() {
             let hl = page_header_len(i);
             let mut b = vec![0u8; hl];
             b.extend_from_slice(&page.data);
@@ -246,9 +252,9 @@ impl HeapBuilder {
         }
         if let Some(b0) = blocks.first_mut() {
             if let Some(s) = b0.get_mut(2..4) {
-                s.copy_from_slice(&[0xEC, self.client_sig]); // bSig, bClientSig
+                s.copy_from_slice(&[0xEC, client_sig]); // bSig, bClientSig
             }
-            put32(b0, 4, self.user_root); // hidUserRoot
+            put32(b0, 4, user_root); // hidUserRoot
             if let Some(s) = b0.get_mut(8..12) {
                 s.copy_from_slice(&first); // rgbFillLevel
             }
@@ -509,6 +515,15 @@ fn cell_size(tag: u32) -> usize {
 /// row index is a BTH of row id → row number. Returns the node content (heap blocks and the
 /// subnodes it needs).
 pub fn build_tc(columns: &[u32], rows: &[TableRow]) -> Result<NodeContent, WriteError> {
+    build_tc_from(columns, rows.iter())
+}
+
+/// [`build_tc`] over rows produced one at a time (a folder's contents table is decoded from
+/// its packed form while the table is built, never held as [`TableRow`]s all at once).
+pub fn build_tc_from<R: std::borrow::Borrow<TableRow>>(
+    columns: &[u32],
+    rows: impl ExactSizeIterator<Item = R>,
+) -> Result<NodeContent, WriteError> {
     let mut cols: Vec<u32> = vec![TAG_LTP_ROW_ID, TAG_LTP_ROW_VER];
     for c in columns {
         if !cols.contains(c) && !cols.iter().any(|x| x >> 16 == c >> 16) {
@@ -554,13 +569,14 @@ pub fn build_tc(columns: &[u32], rows: &[TableRow]) -> Result<NodeContent, Write
     let tcinfo_hid = heap.alloc(&vec![0u8; tcinfo_len])?;
     heap.set_user_root(tcinfo_hid);
     // Rows.
-    let mut matrix = Vec::with_capacity(rows.len() * row_size);
+    let mut matrix = Vec::with_capacity(rows.len());
     let mut index_records = Vec::with_capacity(rows.len());
     let by_tag: HashMap<u32, (usize, usize, usize)> = layout
         .iter()
         .map(|(t, ib, cb, bit)| (*t, (*ib, *cb, *bit)))
         .collect();
-    for (n, r) in rows.iter().enumerate() {
+    for (n, r) in rows.enumerate() {
+        let r: &TableRow = r.borrow();
         let mut row = vec![0u8; row_size];
         put32(&mut row, 0, r.row_id);
         if let Some(b) = row.get_mut(end1) {

@@ -81,6 +81,9 @@ impl Sink for PstSink {
             ctx.mailbox.display_name.clone()
         };
         let mut store = StoreWriter::new(ndb, &name, record_key_for(&ctx.mailbox.key));
+        // An unlinked temporary file beside the PST: removed by the OS whatever happens.
+        let spill = tempfile::tempfile_in(dir).map_err(|e| SinkError::io(dir, e))?;
+        store.spill_rows_to(super::store::RowSpill::new(spill));
         let mut map: HashMap<String, FolderHandle> = HashMap::new();
         let mut claimed: Vec<FolderKind> = Vec::new();
         let mut root_seen = false;

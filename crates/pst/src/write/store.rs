@@ -23,6 +23,7 @@ use mailmig_ir::{
 
 use super::ltp::{
     NameMapBuilder, PropData, PropEntry, PropName, SubnodeIds, TableRow, build_pc, build_tc,
+    build_tc_from,
 };
 use super::{NodeContent, SubnodeContent, WriteError};
 use crate::ltp::nameid::PS_PUBLIC_STRINGS;
@@ -882,37 +883,106 @@ struct FolderState {
 }
 
 /// The rows of a folder's contents or FAI table, kept until [`StoreWriter::finish`] writes
-/// the table: all cells of all rows in one buffer (tag, length, bytes), so a folder of many
-/// messages costs its cell bytes plus eight bytes a cell, not an allocation per cell.
+/// the table: all cells of all rows packed in one buffer (tag, length, bytes), which goes to
+/// the store's [`RowSpill`] file in chunks of [`SPILL_CHUNK`] bytes when there is one. What
+/// stays in memory per row is its id and the length of its cells.
 #[derive(Clone, Debug, Default)]
 struct PackedRows {
     bytes: Vec<u8>,
-    /// Row id and the end of its cells in `bytes`.
-    rows: Vec<(u32, usize)>,
+    /// Row id and the length of its cells.
+    rows: Vec<(u32, u32)>,
+    /// Spilled chunks: (offset, length) in the spill file, in row order.
+    chunks: Vec<(u64, usize)>,
+}
+
+/// Bytes of packed rows a folder keeps in memory before writing them to the spill file.
+const SPILL_CHUNK: usize = 16 * 1024;
+
+/// A temporary file holding packed table rows until the tables are written (an unlinked
+/// file in the mailbox's output directory, so nothing is left behind).
+#[derive(Debug)]
+pub struct RowSpill {
+    file: std::fs::File,
+    len: u64,
+}
+
+impl RowSpill {
+    /// Spills into `file` (read-write, empty; normally `tempfile::tempfile_in`).
+    pub fn new(file: std::fs::File) -> Self {
+        RowSpill { file, len: 0 }
+    }
+
+    fn io(source: std::io::Error) -> WriteError {
+        WriteError::Io {
+            path: "(table row spill file)".into(),
+            source,
+        }
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> Result<(u64, usize), WriteError> {
+        use std::io::{Seek, SeekFrom, Write};
+        let at = self.len;
+        self.file.seek(SeekFrom::Start(at)).map_err(Self::io)?;
+        self.file.write_all(bytes).map_err(Self::io)?;
+        self.len += bytes.len() as u64;
+        Ok((at, bytes.len()))
+    }
+
+    fn read(&mut self, at: u64, len: usize, out: &mut Vec<u8>) -> Result<(), WriteError> {
+        use std::io::{Read, Seek, SeekFrom};
+        self.file.seek(SeekFrom::Start(at)).map_err(Self::io)?;
+        let start = out.len();
+        out.resize(start + len, 0);
+        let dst = out.get_mut(start..).unwrap_or(&mut []);
+        self.file.read_exact(dst).map_err(Self::io)
+    }
 }
 
 impl PackedRows {
-    fn push(&mut self, row: &TableRow) {
+    fn push(&mut self, row: &TableRow, spill: Option<&mut RowSpill>) -> Result<(), WriteError> {
+        let before = self.bytes.len();
         for (tag, value) in &row.cells {
             self.bytes.extend_from_slice(&tag.to_le_bytes());
             self.bytes
                 .extend_from_slice(&u32::try_from(value.len()).unwrap_or(u32::MAX).to_le_bytes());
             self.bytes.extend_from_slice(value);
         }
-        self.rows.push((row.row_id, self.bytes.len()));
+        let len = u32::try_from(self.bytes.len() - before)
+            .map_err(|_| WriteError::Unrepresentable("table row over 4 GiB".into()))?;
+        self.rows.push((row.row_id, len));
+        if let Some(spill) = spill
+            && self.bytes.len() >= SPILL_CHUNK
+        {
+            self.chunks.push(spill.append(&self.bytes)?);
+            self.bytes.clear();
+        }
+        Ok(())
     }
 
     fn len(&self) -> usize {
         self.rows.len()
     }
 
-    /// The rows back as [`TableRow`]s (for one table at a time).
-    fn unpack(&self) -> Vec<TableRow> {
-        let mut out = Vec::with_capacity(self.rows.len());
+    /// All packed bytes in row order (spilled chunks read back, then the buffer).
+    fn all_bytes(&self, spill: Option<&mut RowSpill>) -> Result<Vec<u8>, WriteError> {
+        let mut out = Vec::new();
+        if let Some(spill) = spill {
+            for &(at, len) in &self.chunks {
+                spill.read(at, len, &mut out)?;
+            }
+        }
+        out.extend_from_slice(&self.bytes);
+        Ok(out)
+    }
+
+    /// The rows as [`TableRow`]s, decoded one at a time from `bytes` (from [`Self::all_bytes`]).
+    fn decode<'b>(&'b self, bytes: &'b [u8]) -> impl ExactSizeIterator<Item = TableRow> + 'b {
         let mut start = 0usize;
-        for &(row_id, end) in &self.rows {
+        self.rows.iter().map(move |&(row_id, len)| {
+            let end = start.saturating_add(len as usize);
+            let mut rest = bytes.get(start..end).unwrap_or(&[]);
+            start = end;
             let mut cells = Vec::new();
-            let mut rest = self.bytes.get(start..end).unwrap_or(&[]);
             while let (Some(tag), Some(len)) = (rest.get(..4), rest.get(4..8)) {
                 let tag = u32::from_le_bytes(<[u8; 4]>::try_from(tag).unwrap_or_default());
                 let len = u32::from_le_bytes(<[u8; 4]>::try_from(len).unwrap_or_default());
@@ -923,10 +993,8 @@ impl PackedRows {
                 cells.push((tag, value.to_vec()));
                 rest = rest.get(8 + len..).unwrap_or(&[]);
             }
-            out.push(TableRow { row_id, cells });
-            start = end;
-        }
-        out
+            TableRow { row_id, cells }
+        })
     }
 }
 
@@ -951,6 +1019,7 @@ pub struct StoreWriter<W: NodeWriter> {
     next_folder: u32,
     next_message: u32,
     messages: MessageBuilder,
+    spill: Option<RowSpill>,
 }
 
 /// Standard folders created under the IPM subtree besides Deleted Items, as (kind, name,
@@ -982,6 +1051,7 @@ impl<W: NodeWriter> StoreWriter<W> {
             next_folder: 0x405,
             next_message: 0x1_0000,
             messages: MessageBuilder::new(),
+            spill: None,
         };
         let root = s.push_folder(NID_ROOT_FOLDER, None, "", None, Some(FolderKind::Root));
         let ipm = s.push_folder(
@@ -1005,6 +1075,12 @@ impl<W: NodeWriter> StoreWriter<W> {
             s.push_folder(nid, Some(ipm), name, Some(class), Some(*kind));
         }
         s
+    }
+
+    /// Keeps the folders' table rows in `spill` instead of memory until [`Self::finish`], so
+    /// memory does not grow with the number of messages (only an id and a length per row).
+    pub fn spill_rows_to(&mut self, spill: RowSpill) {
+        self.spill = Some(spill);
     }
 
     fn alloc_folder_nid(&mut self) -> u32 {
@@ -1132,9 +1208,9 @@ impl<W: NodeWriter> StoreWriter<W> {
                 if let Some(subj) = &m.subject {
                     row.cells.push((0x3001_001F, utf16(subj)));
                 }
-                s.fai.push(&row);
+                s.fai.push(&row, self.spill.as_mut())?;
             } else {
-                s.contents.push(&row);
+                s.contents.push(&row, self.spill.as_mut())?;
                 if !m.flags.read {
                     s.unread += 1;
                 }
@@ -1228,13 +1304,19 @@ impl<W: NodeWriter> StoreWriter<W> {
             let base = f.nid & !0x1F;
             self.out
                 .add_node(base | 0x0D, 0, build_tc(HIERARCHY_COLUMNS, &rows)?)?;
+            let bytes = f.contents.all_bytes(self.spill.as_mut())?;
             self.out.add_node(
                 base | 0x0E,
                 0,
-                build_tc(CONTENTS_COLUMNS, &f.contents.unpack())?,
+                build_tc_from(CONTENTS_COLUMNS, f.contents.decode(&bytes))?,
             )?;
-            self.out
-                .add_node(base | 0x0F, 0, build_tc(FAI_COLUMNS, &f.fai.unpack())?)?;
+            drop(bytes);
+            let bytes = f.fai.all_bytes(self.spill.as_mut())?;
+            self.out.add_node(
+                base | 0x0F,
+                0,
+                build_tc_from(FAI_COLUMNS, f.fai.decode(&bytes))?,
+            )?;
             let _ = i;
         }
         self.folders = folders;
