@@ -33,6 +33,18 @@ pub struct PstStore {
     decoded: std::sync::atomic::AtomicU64,
 }
 
+/// The entry-id properties of the IPM subtree that name the special folders
+/// (`PidTagIpmAppointmentEntryId` … `PidTagIpmDraftsEntryId`, MS-OXOSFLD 2.2.2), with the role
+/// each names. The reader follows them; the writer sets them.
+pub(crate) const SPECIAL_FOLDER_ENTRY_IDS: &[(u16, FolderKind)] = &[
+    (0x36D0, FolderKind::Calendar),
+    (0x36D1, FolderKind::Contacts),
+    (0x36D2, FolderKind::Journal),
+    (0x36D3, FolderKind::Notes),
+    (0x36D4, FolderKind::Tasks),
+    (0x36D7, FolderKind::Drafts),
+];
+
 /// Messages decoded between two releases of the file map's resident pages.
 const RELEASE_EVERY: u64 = 16;
 
@@ -305,14 +317,7 @@ impl PstStore {
                     }
                 };
                 if depth == 0 && is_ipm {
-                    for (id, kind) in [
-                        (0x36D0u16, FolderKind::Calendar),
-                        (0x36D1, FolderKind::Contacts),
-                        (0x36D2, FolderKind::Journal),
-                        (0x36D3, FolderKind::Notes),
-                        (0x36D4, FolderKind::Tasks),
-                        (0x36D7, FolderKind::Drafts),
-                    ] {
+                    for &(id, kind) in SPECIAL_FOLDER_ENTRY_IDS {
                         if let Some(n) = props.binary(id).as_ref().and_then(entry_id_nid) {
                             special.entry(n).or_insert(kind);
                         }

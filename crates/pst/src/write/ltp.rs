@@ -178,21 +178,30 @@ impl HeapBuilder {
         Ok((index << 5) | ((block as u32) << 16))
     }
 
+    /// The page and the byte range in its data of allocation `hid` (MS-PST 2.3.1.1: block
+    /// index in the high 16 bits, 1-based allocation index above the 5 type bits).
+    fn slot(&self, hid: u32) -> Option<(usize, std::ops::Range<usize>)> {
+        let index = ((hid >> 5) & 0x7FF) as usize;
+        let block = (hid >> 16) as usize;
+        let page = self.pages.get(block)?;
+        let end = *page.ends.get(index.checked_sub(1)?)?;
+        let start = match index {
+            1 => 0,
+            i => *page.ends.get(i - 2)?,
+        };
+        Some((block, start..end))
+    }
+
     /// Overwrites the allocation `hid` with `bytes` of the same length (used to fill in a
     /// header allocated before what it points to).
     pub fn replace(&mut self, hid: u32, bytes: &[u8]) -> Result<(), WriteError> {
         let bad = || WriteError::Unrepresentable(format!("HID 0x{hid:08X} not replaceable"));
-        let index = ((hid >> 5) & 0x7FF) as usize;
-        let page = self.pages.get_mut((hid >> 16) as usize).ok_or_else(bad)?;
-        let end = *page
-            .ends
-            .get(index.checked_sub(1).ok_or_else(bad)?)
+        let (page, range) = self.slot(hid).ok_or_else(bad)?;
+        let slot = self
+            .pages
+            .get_mut(page)
+            .and_then(|p| p.data.get_mut(range))
             .ok_or_else(bad)?;
-        let start = match index {
-            1 => 0,
-            i => *page.ends.get(i - 2).ok_or_else(bad)?,
-        };
-        let slot = page.data.get_mut(start..end).ok_or_else(bad)?;
         if slot.len() != bytes.len() {
             return Err(bad());
         }
@@ -468,17 +477,12 @@ pub fn build_pc(
 /// Reads back an allocation of a heap under construction.
 fn heap_get(heap: &HeapBuilder, hid: u32) -> Result<Vec<u8>, WriteError> {
     let bad = || WriteError::Unrepresentable(format!("HID 0x{hid:08X} missing"));
-    let index = ((hid >> 5) & 0x7FF) as usize;
-    let page = heap.pages.get((hid >> 16) as usize).ok_or_else(bad)?;
-    let end = *page
-        .ends
-        .get(index.checked_sub(1).ok_or_else(bad)?)
-        .ok_or_else(bad)?;
-    let start = match index {
-        1 => 0,
-        i => *page.ends.get(i - 2).ok_or_else(bad)?,
-    };
-    Ok(page.data.get(start..end).ok_or_else(bad)?.to_vec())
+    let (page, range) = heap.slot(hid).ok_or_else(bad)?;
+    heap.pages
+        .get(page)
+        .and_then(|p| p.data.get(range))
+        .map(<[u8]>::to_vec)
+        .ok_or_else(bad)
 }
 
 /// `PidTagLtpRowId`, the first column of every table (MS-PST 2.3.4.4.1).

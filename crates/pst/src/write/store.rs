@@ -1249,14 +1249,7 @@ impl<W: NodeWriter> StoreWriter<W> {
                 props.push(p_str(0x3613, c));
             }
             if f.nid == NID_IPM_SUBTREE {
-                for (id, kind) in [
-                    (0x36D0u16, FolderKind::Calendar),
-                    (0x36D1, FolderKind::Contacts),
-                    (0x36D2, FolderKind::Journal),
-                    (0x36D3, FolderKind::Notes),
-                    (0x36D4, FolderKind::Tasks),
-                    (0x36D7, FolderKind::Drafts),
-                ] {
+                for &(id, kind) in crate::messaging::SPECIAL_FOLDER_ENTRY_IDS {
                     let nid = folders.iter().find(|x| x.kind == Some(kind)).map(|x| x.nid);
                     if let Some(nid) = nid {
                         props.push(p_bin(id, &self.entry_id(nid)));
