@@ -413,6 +413,10 @@ pub struct Bodies {
     /// True when `html` was recovered from an RTF body (de-encapsulated), not stored as HTML.
     #[serde(default, skip_serializing_if = "is_false")]
     pub html_from_rtf: bool,
+    /// True when `text` was derived from the RTF body because the source stored no plain
+    /// text (so a writer of the source format need not store it as a body of its own).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub text_from_rtf: bool,
     /// RTF, uncompressed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtf: Option<Blob>,

@@ -745,6 +745,7 @@ fn text_derived_from_rtf_is_not_written_back() {
         subject: Some("rtf only".into()),
         body: mailmig_ir::Bodies {
             text: Some(derived.clone()),
+            text_from_rtf: true,
             rtf: Some(Blob::from(&rtf[..])),
             ..Default::default()
         },
@@ -759,8 +760,18 @@ fn text_derived_from_rtf_is_not_written_back() {
         },
         ..Message::default()
     };
+    // A stored body that happens to equal what the RTF gives is still the source's own body.
+    let same = Message {
+        subject: Some("own text equal to the rtf's".into()),
+        body: mailmig_ir::Bodies {
+            text: Some(derived.clone()),
+            rtf: Some(Blob::from(&rtf[..])),
+            ..Default::default()
+        },
+        ..Message::default()
+    };
     let tmp = tempfile::tempdir().unwrap();
-    let out = write_pst(tmp.path(), "rtf", &[], &[m, own], CryptMethod::None);
+    let out = write_pst(tmp.path(), "rtf", &[], &[m, own, same], CryptMethod::None);
     let store = mailmig_pst::open_store(&out, &OpenOptions::default()).unwrap();
     let mut nids = Vec::new();
     store
@@ -776,11 +787,18 @@ fn text_derived_from_rtf_is_not_written_back() {
         .iter()
         .map(|n| store.read_pc(*n).unwrap().iter().any(|p| p.id() == 0x1000))
         .collect();
-    assert_eq!(has_body, vec![false, true]);
+    assert_eq!(has_body, vec![false, true, true]);
     let (_, msgs) = read_pst(&out, true).unwrap();
-    let texts: Vec<Option<String>> = msgs.iter().map(|m| m.body.text.clone()).collect();
-    assert!(texts.contains(&Some(derived)));
-    assert!(texts.contains(&Some("a text of its own".into())));
+    let body = |s: &str| {
+        let m = msgs
+            .iter()
+            .find(|m| m.subject.as_deref() == Some(s))
+            .unwrap();
+        (m.body.text.clone(), m.body.text_from_rtf)
+    };
+    assert_eq!(body("rtf only"), (Some(derived.clone()), true));
+    assert_eq!(body("own text"), (Some("a text of its own".into()), false));
+    assert_eq!(body("own text equal to the rtf's"), (Some(derived), false));
 }
 
 /// An empty plain-text body survives: the writer stores PidTagBody as hidNull (HNID 0, as

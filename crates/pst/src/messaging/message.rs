@@ -615,6 +615,7 @@ fn apply_compressed_rtf(
         && let Some(t) = crate::rtf::text_from_rtf(&raw)
     {
         b.text = Some(t);
+        b.text_from_rtf = true;
     }
     b.rtf = Some(Blob::from_vec(raw));
     warnings

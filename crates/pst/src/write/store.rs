@@ -520,11 +520,7 @@ impl MessageBuilder {
         }
         // A text body the reader derived from an RTF-only message (format notes §10.6) is
         // not written back: the original had none, and readers derive it again.
-        let text_from_rtf = m.body.html.is_none()
-            && m.body.text.is_some()
-            && m.body.rtf.as_ref().is_some_and(|r| {
-                crate::rtf::text_from_rtf(r.as_bytes()).as_deref() == m.body.text.as_deref()
-            });
+        let text_from_rtf = m.body.text_from_rtf && m.body.rtf.is_some();
         if let (Some(t), false) = (&m.body.text, text_from_rtf) {
             p.push(p_str(0x1000, t));
         }
