@@ -371,3 +371,26 @@ fn name_map_buckets_equal_outlooks() {
         assert_eq!(recs(m), recs(o), "bucket 0x{:04X}", m.tag >> 16);
     }
 }
+
+/// Once the store's 32,767 named-property ids are used up, a further named property is left
+/// out (`None`), not an error that would lose the whole message; tagged properties still go.
+#[test]
+fn full_name_map_drops_the_property_not_the_message() {
+    use mailmig_ir::{PropValue, Property};
+    use mailmig_pst::write::ltp::{NameMapBuilder, PropName};
+    use mailmig_pst::write::store::kept_property;
+    let mut names = NameMapBuilder::new();
+    let guid = mailmig_pst::ltp::nameid::PS_PUBLIC_STRINGS;
+    for i in 0..0x7FFF {
+        names.id_for(guid, PropName::Name(format!("n{i}"))).unwrap();
+    }
+    assert!(
+        names
+            .id_for(guid, PropName::Name("one more".into()))
+            .is_err()
+    );
+    let named = Property::new("ccmail:X-Extra", PropValue::Text("v".into()));
+    assert_eq!(kept_property(&named, &mut names).unwrap(), None);
+    let tagged = Property::new("0x0037001F", PropValue::Text("subject".into()));
+    assert!(kept_property(&tagged, &mut names).unwrap().is_some());
+}

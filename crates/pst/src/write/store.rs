@@ -319,7 +319,8 @@ fn encode_value(want: u16, v: &PropValue) -> Option<(u16, Vec<u8>)> {
 /// `{GUID}:0xNNNN` and `{GUID}:name` are named properties (mapped through `names`), any
 /// other name (another format's key) becomes a string-named property in PS_PUBLIC_STRINGS.
 /// Returns `None` for properties that cannot or must not be copied: `PtypObject` values
-/// (their subnodes are not carried by the IR), unnamed ids ≥ 0x8000, and empty multi-values.
+/// (their subnodes are not carried by the IR), unnamed ids ≥ 0x8000, empty multi-values, and
+/// named properties once the store's 32,767 named ids are used up.
 pub fn kept_property(
     p: &Property,
     names: &mut NameMapBuilder,
@@ -346,7 +347,13 @@ pub fn kept_property(
             Some(lid) => PropName::Lid(lid),
             None => PropName::Name(rest.to_string()),
         };
-        (names.id_for(guid, name)?, 0)
+        match names.id_for(guid, name) {
+            Ok(id) => (id, 0),
+            // The store's 32,767 named ids are used up: this property is left out rather
+            // than the message.
+            Err(WriteError::TooLarge(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        }
     } else {
         return named_public(n, p, names);
     };
@@ -358,7 +365,11 @@ fn named_public(
     p: &Property,
     names: &mut NameMapBuilder,
 ) -> Result<Option<PropEntry>, WriteError> {
-    let id = names.id_for(PS_PUBLIC_STRINGS, PropName::Name(n.to_string()))?;
+    let id = match names.id_for(PS_PUBLIC_STRINGS, PropName::Name(n.to_string())) {
+        Ok(id) => id,
+        Err(WriteError::TooLarge(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
     Ok(encode_value(0, &p.value).map(|(t, b)| PropEntry::new(tag(id, t), b)))
 }
 
