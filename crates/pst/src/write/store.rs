@@ -1202,7 +1202,12 @@ impl<W: NodeWriter> StoreWriter<W> {
         };
         let nid = (self.next_message << 5) | u32::from(t);
         self.next_message += 1;
-        let built = self.messages.build(m, 0)?;
+        // What one message cannot hold (a heap of more than 65,535 pages, a table of more
+        // than 255 columns) skips that message, not the mailbox.
+        let built = self.messages.build(m, 0).map_err(|e| match e {
+            WriteError::TooLarge(why) => WriteError::Unrepresentable(why),
+            other => other,
+        })?;
         self.out.add_node(nid, folder_nid, built.content)?;
         if let Some(s) = self.folders.get_mut(f.0) {
             let row = TableRow {
