@@ -138,8 +138,8 @@ impl PstStore {
         }
     }
 
-    /// Counts a decoded message; every few hundred, releases the map's resident pages so the
-    /// memory use of a walk does not grow with the file size.
+    /// Counts a decoded message; every [`RELEASE_EVERY`] messages, releases the map's resident
+    /// pages so the memory use of a walk does not grow with the file size.
     fn message_done(&self) {
         let n = self
             .decoded
