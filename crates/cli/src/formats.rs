@@ -158,3 +158,44 @@ pub fn fingerprint(
     }
     s
 }
+
+/// `verify` for `--to pst` output: each mailbox's PST re-read by mailmig's PST reader (the
+/// reader shares no code with the writer; readpst and pffexport check the writer in
+/// `benches/peers/pst_roundtrip.py`).
+pub struct PstContainer;
+
+impl mailmig_convert::verify::ContainerReader for PstContainer {
+    fn sink(&self) -> &str {
+        "pst"
+    }
+
+    fn extension(&self) -> &str {
+        "pst"
+    }
+
+    fn read(
+        &self,
+        path: &Path,
+    ) -> std::result::Result<mailmig_convert::verify::ContainerCount, String> {
+        use mailmig_ir::Source;
+        let opts = mailmig_ir::OpenOptions::default();
+        let src = mailmig_pst::PstSource::open(&[path.to_path_buf()], &opts)
+            .map_err(|e| format!("not a readable PST: {e}"))?;
+        let mut count = mailmig_convert::verify::ContainerCount::default();
+        for mailbox in src.mailboxes() {
+            let section = src
+                .open_mailbox(mailbox, &mailmig_ir::Budget::unlimited())
+                .map_err(|e| format!("mailbox unreadable: {e}"))?;
+            for m in section.messages {
+                match m {
+                    Ok(m) => {
+                        count.messages += 1;
+                        count.attachments += m.attachments.len() as u64;
+                    }
+                    Err(skip) => count.unreadable.push(format!("message unreadable: {skip}")),
+                }
+            }
+        }
+        Ok(count)
+    }
+}

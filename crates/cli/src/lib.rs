@@ -329,7 +329,7 @@ fn inspect(input: &Path, json: bool, read: &ReadArgs) -> Result<i32> {
 }
 
 fn verify(output: &Path, json: bool) -> Result<i32> {
-    let report = mailmig_convert::verify::verify(output)
+    let report = mailmig_convert::verify::verify_with(output, &[&formats::PstContainer])
         .with_context(|| format!("verifying {}", output.display()))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -55,7 +55,9 @@ pub enum VerifyError {
         message: String,
     },
     /// The report names an output format this verifier cannot read.
-    #[error("{path}: cannot verify output format {sink:?} (known: eml, maildir, mbox, jsonl)")]
+    #[error(
+        "{path}: cannot verify output format {sink:?} (known: eml, maildir, mbox, jsonl, and container formats the caller adds)"
+    )]
     UnknownSink {
         /// The report.
         path: PathBuf,
@@ -168,18 +170,50 @@ impl fmt::Display for VerifyReport {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
+/// What a [`ContainerReader`] found in one file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContainerCount {
+    /// Messages read.
+    pub messages: u64,
+    /// Messages found but not readable, each with what is wrong.
+    pub unreadable: Vec<String>,
+    /// Attachments of the messages read (top level).
+    pub attachments: u64,
+}
+
+/// Reads an output format that keeps a whole mailbox in one container file (a PST), for
+/// [`verify_with`]. The format's own reader lives in another crate, so the caller supplies it.
+pub trait ContainerReader {
+    /// The `--to` name of the sink whose output this reads.
+    fn sink(&self) -> &str;
+    /// The extension of the container files, without the dot.
+    fn extension(&self) -> &str;
+    /// Reads one container file; `Err` when it cannot be opened at all.
+    fn read(&self, path: &Path) -> Result<ContainerCount, String>;
+}
+
+#[derive(Clone, Copy)]
+enum Kind<'a> {
     Eml,
     Maildir,
     Mbox,
     Jsonl,
+    Container(&'a dyn ContainerReader),
 }
 
 /// Re-reads the output tree in `out_dir` and checks it against `out_dir/report.json`.
 ///
 /// Returns a report listing every problem; `Err` only when there is no usable report.
 pub fn verify(out_dir: &Path) -> Result<VerifyReport, VerifyError> {
+    verify_with(out_dir, &[])
+}
+
+/// [`verify`], also for the container formats of `containers` (each mailbox directory must
+/// hold only container files, and their messages must add up to the report's count).
+pub fn verify_with(
+    out_dir: &Path,
+    containers: &[&dyn ContainerReader],
+) -> Result<VerifyReport, VerifyError> {
     let report_path = out_dir.join(REPORT_FILE);
     let bytes = fs::read(&report_path).map_err(|e| VerifyError::Io {
         path: report_path.clone(),
@@ -194,12 +228,15 @@ pub fn verify(out_dir: &Path) -> Result<VerifyReport, VerifyError> {
         "maildir" => Kind::Maildir,
         "mbox" => Kind::Mbox,
         "jsonl" => Kind::Jsonl,
-        other => {
-            return Err(VerifyError::UnknownSink {
-                path: report_path,
-                sink: other.to_string(),
-            });
-        }
+        other => match containers.iter().find(|c| c.sink() == other) {
+            Some(c) => Kind::Container(*c),
+            None => {
+                return Err(VerifyError::UnknownSink {
+                    path: report_path,
+                    sink: other.to_string(),
+                });
+            }
+        },
     };
     let mut out = VerifyReport {
         out_dir: out_dir.display().to_string(),
@@ -259,7 +296,7 @@ fn rel(root: &Path, path: &Path) -> String {
         .to_string()
 }
 
-fn verify_mailbox(root: &Path, kind: Kind, m: &MailboxReport) -> MailboxVerification {
+fn verify_mailbox(root: &Path, kind: Kind<'_>, m: &MailboxReport) -> MailboxVerification {
     let mut cx = Ctx {
         root,
         v: MailboxVerification {
@@ -313,6 +350,27 @@ fn verify_mailbox(root: &Path, kind: Kind, m: &MailboxReport) -> MailboxVerifica
         }),
         Kind::Maildir => read_maildir(&mut cx, &dir),
         Kind::Jsonl => read_jsonl(&mut cx, &dir, m),
+        Kind::Container(reader) => walk(&mut cx, &dir, 0, &mut |cx, path, _| {
+            if path.extension().is_none_or(|e| e != reader.extension()) {
+                cx.problem(
+                    path,
+                    format!("unexpected file (not .{})", reader.extension()),
+                );
+                return;
+            }
+            match reader.read(path) {
+                Ok(c) => {
+                    let bad = c.unreadable.len() as u64;
+                    cx.v.found_messages = cx.v.found_messages.saturating_add(c.messages + bad);
+                    cx.v.parsed_messages = cx.v.parsed_messages.saturating_add(c.messages);
+                    cx.v.found_attachments = cx.v.found_attachments.saturating_add(c.attachments);
+                    for why in c.unreadable {
+                        cx.problem(path, why);
+                    }
+                }
+                Err(why) => cx.problem(path, why),
+            }
+        }),
     }
     if cx.v.found_messages != cx.v.expected_messages {
         let (e, f) = (cx.v.expected_messages, cx.v.found_messages);
@@ -575,7 +633,7 @@ fn read_jsonl(cx: &mut Ctx<'_>, dir: &Path, m: &MailboxReport) {
 /// Checks the output root: the post-office files the report lists exist, no directory is left
 /// that the report does not know, totals add up; for jsonl, `post_office.jsonl` lists the
 /// committed mailboxes.
-fn check_root(root: &Path, report: &RunReport, kind: Kind, problems: &mut Vec<Problem>) {
+fn check_root(root: &Path, report: &RunReport, kind: Kind<'_>, problems: &mut Vec<Problem>) {
     let mut add = |path: &Path, message: String| {
         problems.push(Problem {
             path: rel(root, path),
@@ -621,7 +679,7 @@ fn check_root(root: &Path, report: &RunReport, kind: Kind, problems: &mut Vec<Pr
             ),
         );
     }
-    if kind == Kind::Jsonl && report.finish.error.is_none() {
+    if matches!(kind, Kind::Jsonl) && report.finish.error.is_none() {
         let path = root.join("post_office.jsonl");
         let first = File::open(&path).and_then(|f| {
             let mut l = Vec::new();

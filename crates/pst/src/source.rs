@@ -8,10 +8,10 @@ use mailmig_ir::blob::SharedBytes;
 use mailmig_ir::{
     Budget, Detection, Directory, DirectoryEntry, Driver, EntryKind, Finding, Folder, FolderKind,
     Inspection, MailboxInfo, MailboxSection, OpenOptions, PostOffice, PropValue, Property,
-    Severity, Source, SourceError, SourceFormat, Warning,
+    Severity, SkippedItem, Source, SourceError, SourceFormat, Warning,
 };
 
-use crate::messaging::{MessageIter, ORPHAN_FOLDER_ID, PstStore};
+use crate::messaging::{MessageIter, NBT_WALK_FAILED, ORPHAN_FOLDER_ID, PstStore};
 use crate::ndb::{Header, NdbError};
 
 /// A read-only memory map of an input file, kept so its resident pages can be released while
@@ -333,7 +333,26 @@ impl Source for PstSource {
         let tree = store.folder_tree(budget)?;
         let mut folders: Vec<Folder> = tree.folders.iter().map(|f| f.folder.clone()).collect();
         let mut warnings = store.ndb().take_warnings();
-        warnings.extend(tree.warnings.iter().cloned());
+        // A node B-tree that cannot be walked to the end hides the messages listed only in
+        // the unreadable part: that is reported as a skipped item (the run exits 1), not as a
+        // warning beside a mailbox that looks complete.
+        let mut lost: Vec<SkippedItem> = Vec::new();
+        for w in &tree.warnings {
+            if w.code == NBT_WALK_FAILED && !self.options.no_mail {
+                lost.push(
+                    SkippedItem::new(
+                        "folder",
+                        format!(
+                            "{}; messages listed only in the unreadable part cannot be found",
+                            w.message
+                        ),
+                    )
+                    .in_file(store.ndb().file().to_string()),
+                );
+            } else {
+                warnings.push(w.clone());
+            }
+        }
         if !tree.orphans.is_empty() {
             if store.salvage() {
                 folders.push(Folder {
@@ -363,7 +382,11 @@ impl Source for PstSource {
         }
         Ok(MailboxSection {
             folders,
-            messages: Box::new(MessageIter::new(store, tree, budget.clone())),
+            messages: Box::new(lost.into_iter().map(Err).chain(MessageIter::new(
+                store,
+                tree,
+                budget.clone(),
+            ))),
             warnings,
         })
     }

@@ -45,6 +45,9 @@ pub(crate) const SPECIAL_FOLDER_ENTRY_IDS: &[(u16, FolderKind)] = &[
     (0x36D7, FolderKind::Drafts),
 ];
 
+/// Warning code of a node B-tree walk that stopped at damage (messages may be missing).
+pub const NBT_WALK_FAILED: &str = "pst.nbt-walk";
+
 /// Messages decoded between two releases of the file map's resident pages.
 const RELEASE_EVERY: u64 = 16;
 
@@ -245,7 +248,7 @@ impl PstStore {
         if let Err(e) = walked {
             warn(
                 &mut tree,
-                "pst.nbt-walk",
+                NBT_WALK_FAILED,
                 format!("node B-tree walk failed: {e}"),
             );
         }
