@@ -159,9 +159,9 @@ pub fn fingerprint(
     s
 }
 
-/// `verify` for `--to pst` output: each mailbox's PST re-read by mailmig's PST reader (the
-/// reader shares no code with the writer; readpst and pffexport check the writer in
-/// `benches/peers/pst_roundtrip.py`).
+/// `verify` for `--to pst` output: each mailbox's PST re-read by mailmig's PST reader (a
+/// separate implementation from the writer, sharing only the CRC, the permute table and format
+/// constants; readpst and pffexport check the writer in `benches/peers/pst_roundtrip.py`).
 pub struct PstContainer;
 
 impl mailmig_convert::verify::ContainerReader for PstContainer {
