@@ -10,20 +10,7 @@ fn readme_sample_converts_to_maildir_and_verifies() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let sample = repo().join("corpus/jsonl/sample.jsonl");
-    let o = run(&[
-        "convert",
-        sample.to_str().unwrap(),
-        "--to",
-        "maildir",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    convert_ok(&sample, "maildir", &out, &[]);
     let r = report(&out);
     assert!(r["totals"]["written"]["messages"].as_u64().unwrap() > 0);
     assert_eq!(
@@ -45,15 +32,7 @@ fn readme_sample_converts_to_maildir_and_verifies() {
 fn fatal_errors_exit_2_and_name_the_file() {
     let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("nope.pst");
-    let o = run(&[
-        "convert",
-        missing.to_str().unwrap(),
-        "--to",
-        "eml",
-        "-o",
-        tmp.path().join("o").to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(2));
+    let o = convert_expecting(2, &missing, "eml", &tmp.path().join("o"), &[]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("nope.pst"));
 
     let junk = tmp.path().join("junk.bin");
@@ -138,20 +117,7 @@ fn verify_reads_pst_output_and_catches_a_damaged_file() {
     // Converting the damaged PST: its node B-tree cannot be walked, which is a skipped item
     // (exit 1) naming the offset, not a clean run of zero messages.
     let again = tmp.path().join("again");
-    let o = run(&[
-        "convert",
-        pst.to_str().unwrap(),
-        "--to",
-        "jsonl",
-        "-o",
-        again.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    convert_expecting(1, &pst, "jsonl", &again, &[]);
     let r = report(&again);
     let skipped = r["mailboxes"][0]["skipped"].as_array().unwrap();
     assert!(

@@ -169,15 +169,7 @@ fn preflight_refuses_foreign_output_directories() {
     let out = tmp.path().join("out");
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("precious.txt"), b"do not touch").unwrap();
-    let o = run(&[
-        "convert",
-        input.to_str().unwrap(),
-        "--to",
-        "mbox",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(2));
+    convert_expecting(2, &input, "mbox", &out, &[]);
     assert_eq!(
         std::fs::read_dir(&out).unwrap().count(),
         1,

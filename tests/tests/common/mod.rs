@@ -164,6 +164,12 @@ pub fn copy_tree(from: &Path, to: &Path) {
 
 /// Runs `mailmig convert INPUT --to TO -o OUT EXTRA...` and asserts it exits 0.
 pub fn convert_ok(input: &Path, to: &str, out: &Path, extra: &[&str]) {
+    convert_expecting(0, input, to, out, extra);
+}
+
+/// Runs `mailmig convert INPUT --to TO -o OUT EXTRA...`, asserts it exits with `code`, and
+/// returns its output.
+pub fn convert_expecting(code: i32, input: &Path, to: &str, out: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
         "convert",
         input.to_str().unwrap(),
@@ -176,8 +182,9 @@ pub fn convert_ok(input: &Path, to: &str, out: &Path, extra: &[&str]) {
     let o = run(&args);
     assert_eq!(
         o.status.code(),
-        Some(0),
+        Some(code),
         "convert --to {to} {extra:?}: {}",
         String::from_utf8_lossy(&o.stderr)
     );
+    o
 }
