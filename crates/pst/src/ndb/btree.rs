@@ -77,7 +77,9 @@ impl Page<'_> {
     }
 }
 
-fn signature(ib: u64, bid: u64) -> u16 {
+/// Block and page signature (MS-PST "Block Signature"; format notes §6.1): the two halves of
+/// the low 32 bits of `ib ^ bid`, XORed. The reader checks it; the writer stamps it.
+pub fn signature(ib: u64, bid: u64) -> u16 {
     let x = (ib ^ bid) as u32;
     ((x >> 16) ^ (x & 0xFFFF)) as u16
 }

@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::{MAX_BLOCK_DATA, NodeContent, SubnodeContent, WriteError};
 use crate::ltp::nameid::{PS_MAPI, PS_PUBLIC_STRINGS};
 use crate::ltp::{SIG_BTH, SIG_PC, SIG_TC, fixed_size, is_inline_type};
+use crate::messaging::props::PT_OBJECT;
 
 /// Largest heap allocation (MS-PST 2.3.1: 3,580 bytes); larger values live in subnodes.
 pub const MAX_HEAP_ALLOC: usize = 3580;
@@ -29,9 +30,6 @@ pub const NID_TYPE_LTP: u8 = 0x1F;
 
 /// Most allocations one heap page can index (`hidIndex` is 11 bits, MS-PST 2.3.1.1).
 const MAX_ALLOCS_PER_PAGE: usize = 0x7FF;
-
-/// `PtypObject`.
-const PT_OBJECT: u16 = 0x000D;
 
 /// Allocates subnode NIDs local to one node: index 0x401 upward, shared by every NID type, as
 /// the corpus files show (`0x8025` attachment, `0x803F` value, …).

@@ -61,6 +61,7 @@ use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use super::{MAX_BLOCK_DATA, NodeContent, SubnodeContent, WriteError};
+use crate::ndb::btree::{PTYPE_BBT, PTYPE_NBT, signature};
 use crate::ndb::crypt::permute_encode;
 use crate::ndb::{CryptMethod, pst_crc};
 
@@ -110,9 +111,8 @@ const BT24_MAX: usize = 20;
 /// this writer produces is referenced exactly once.
 pub const BBT_CREF: u16 = 2;
 
-/// `ptype` values (MS-PST 2.2.2.7.1).
-const PTYPE_BBT: u8 = 0x80;
-const PTYPE_NBT: u8 = 0x81;
+/// `ptype` values (MS-PST 2.2.2.7.1) of the pages only the writer makes; the B-tree ones are
+/// the reader's ([`PTYPE_BBT`], [`PTYPE_NBT`]).
 const PTYPE_FMAP: u8 = 0x82;
 const PTYPE_PMAP: u8 = 0x83;
 const PTYPE_AMAP: u8 = 0x84;
@@ -249,12 +249,6 @@ fn put(buf: &mut [u8], off: usize, bytes: &[u8]) {
     {
         d.copy_from_slice(bytes);
     }
-}
-
-/// Block and page signature (MS-PST "Block Signature"; format notes §6.1).
-pub fn signature(ib: u64, bid: u64) -> u16 {
-    let x = (ib ^ bid) as u32;
-    ((x >> 16) ^ (x & 0xFFFF)) as u16
 }
 
 /// Number of fixed map pages (AMap, PMap, FMap, FPMap) at the start of AMap region `k`.

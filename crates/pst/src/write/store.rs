@@ -27,6 +27,7 @@ use super::ltp::{
 };
 use super::{NodeContent, SubnodeContent, WriteError};
 use crate::ltp::nameid::PS_PUBLIC_STRINGS;
+use crate::messaging::props::{PT_BINARY, PT_OBJECT, PT_STRING8, PT_UNICODE};
 use crate::ndb::{
     NID_ATTACHMENT_TABLE, NID_MESSAGE_STORE, NID_NAME_TO_ID_MAP, NID_RECIPIENT_TABLE,
     NID_ROOT_FOLDER,
@@ -76,12 +77,8 @@ const PT_APPTIME: u16 = 0x0007;
 const PT_ERROR: u16 = 0x000A;
 const PT_BOOLEAN: u16 = 0x000B;
 const PT_I8: u16 = 0x0014;
-const PT_STRING8: u16 = 0x001E;
-const PT_UNICODE: u16 = 0x001F;
 const PT_SYSTIME: u16 = 0x0040;
 const PT_CLSID: u16 = 0x0048;
-const PT_BINARY: u16 = 0x0102;
-const PT_OBJECT: u16 = 0x000D;
 
 fn tag(id: u16, t: u16) -> u32 {
     (u32::from(id) << 16) | u32::from(t)
