@@ -298,13 +298,18 @@ impl PstStore {
         // Attachments.
         self.attachments(ctx, &subnodes, cp, depth, &mut m);
         // Remaining properties.
-        m.properties = bag
-            .props
-            .iter()
-            .filter(|p| !MESSAGE_MAPPED.contains(&p.id()))
-            .map(|p| Property::new(property_name(p.tag, &self.names), to_prop_value(p, cp)))
-            .collect();
+        m.properties = self.kept_properties(&bag, MESSAGE_MAPPED, cp);
         Ok(m)
+    }
+
+    /// The properties of `bag` the IR mapping did not consume (`mapped`), named and converted
+    /// for `Message::properties`, `Address::properties` and `Attachment::properties`.
+    fn kept_properties(&self, bag: &PropBag, mapped: &[u16], cp: u16) -> Vec<Property> {
+        bag.props
+            .iter()
+            .filter(|p| !mapped.contains(&p.id()))
+            .map(|p| Property::new(property_name(p.tag, &self.names), to_prop_value(p, cp)))
+            .collect()
     }
 
     fn bodies(&self, bag: &PropBag, ctx: &mut MsgCtx<'_>) -> Bodies {
@@ -357,12 +362,7 @@ impl PstStore {
             let Some(mut a) = address(name, bag.string(0x3002), bag.string(0x3003), smtp) else {
                 continue;
             };
-            a.properties = bag
-                .props
-                .iter()
-                .filter(|p| !RECIPIENT_MAPPED.contains(&p.id()))
-                .map(|p| Property::new(property_name(p.tag, &self.names), to_prop_value(p, cp)))
-                .collect();
+            a.properties = self.kept_properties(&bag, RECIPIENT_MAPPED, cp);
             match bag.int(0x0C15).unwrap_or(1) & 0x0F {
                 2 => m.cc.push(a),
                 3 => m.bcc.push(a),
@@ -555,12 +555,7 @@ impl PstStore {
                 );
             }
         }
-        a.properties = bag
-            .props
-            .iter()
-            .filter(|p| !ATTACH_MAPPED.contains(&p.id()))
-            .map(|p| Property::new(property_name(p.tag, &self.names), to_prop_value(p, cp)))
-            .collect();
+        a.properties = self.kept_properties(&bag, ATTACH_MAPPED, cp);
         Ok(a)
     }
 
