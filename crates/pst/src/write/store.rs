@@ -323,7 +323,7 @@ pub fn kept_property(
     names: &mut NameMapBuilder,
 ) -> Result<Option<PropEntry>, WriteError> {
     let n = p.name.as_str();
-    let (id, want) = if let Some(hex) = n.strip_prefix("0x").filter(|h| h.len() == 8) {
+    if let Some(hex) = n.strip_prefix("0x").filter(|h| h.len() == 8) {
         let Ok(t) = u32::from_str_radix(hex, 16) else {
             return Ok(None);
         };
@@ -332,11 +332,11 @@ pub fn kept_property(
             return Ok(None);
         }
         let want = if ty == PT_STRING8 { PT_UNICODE } else { ty };
-        (id, want)
-    } else if let Some((g, rest)) = n.split_once("}:").filter(|_| n.starts_with('{')) {
-        let Some(guid) = parse_guid(&format!("{g}}}")) else {
-            return named_public(n, p, names);
-        };
+        return Ok(encode_value(want, &p.value).map(|(t, b)| PropEntry::new(tag(id, t), b)));
+    }
+    if let Some((g, rest)) = n.split_once("}:").filter(|_| n.starts_with('{'))
+        && let Some(guid) = parse_guid(&format!("{g}}}"))
+    {
         let name = match rest
             .strip_prefix("0x")
             .and_then(|h| u32::from_str_radix(h, 16).ok())
@@ -344,26 +344,22 @@ pub fn kept_property(
             Some(lid) => PropName::Lid(lid),
             None => PropName::Name(rest.to_string()),
         };
-        match names.id_for(guid, name) {
-            Ok(id) => (id, 0),
-            // The store's 32,767 named ids are used up: this property is left out rather
-            // than the message.
-            Err(WriteError::TooLarge(_)) => return Ok(None),
-            Err(e) => return Err(e),
-        }
-    } else {
-        return named_public(n, p, names);
-    };
-    Ok(encode_value(want, &p.value).map(|(t, b)| PropEntry::new(tag(id, t), b)))
+        return named(guid, name, p, names);
+    }
+    named(PS_PUBLIC_STRINGS, PropName::Name(n.to_string()), p, names)
 }
 
-fn named_public(
-    n: &str,
+/// `p` as the named property (`guid`, `name`), its type taken from the value.
+fn named(
+    guid: [u8; 16],
+    name: PropName,
     p: &Property,
     names: &mut NameMapBuilder,
 ) -> Result<Option<PropEntry>, WriteError> {
-    let id = match names.id_for(PS_PUBLIC_STRINGS, PropName::Name(n.to_string())) {
+    let id = match names.id_for(guid, name) {
         Ok(id) => id,
+        // The store's 32,767 named ids are used up: this property is left out rather than
+        // the message.
         Err(WriteError::TooLarge(_)) => return Ok(None),
         Err(e) => return Err(e),
     };
