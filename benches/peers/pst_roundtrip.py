@@ -29,10 +29,6 @@ from --mailmig. Without the CLI, the example binary does the same conversion:
 Exit status: 0 every file whose original both peers read gives equal exports; 1 otherwise
 (a difference, a conversion failure, or a peer rejecting the new file); 2 on usage errors.
 
---known FILE=TEXT (repeatable) names a difference that is understood and not yet fixed: a file
-whose only differences all contain TEXT is reported as "known" and does not fail the run. A
-known difference that no longer occurs fails the run, so the list cannot go stale.
-
 Python 3 standard library only.
 """
 
@@ -161,16 +157,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--timeout", type=float, default=600.0)
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
     ap.add_argument("--keep", type=Path, help="keep the exports below this directory")
-    ap.add_argument("--known", action="append", default=[], metavar="FILE=TEXT",
-                    help="a known, explained difference (see the exit status above)")
     args = ap.parse_args(argv)
-    known: dict[str, str] = {}
-    for k in args.known:
-        name, sep, text = k.partition("=")
-        if not sep or not text:
-            print(f"--known {k!r}: expected FILE=TEXT", file=sys.stderr)
-            return 2
-        known[name] = text
     for tool in ("readpst", "pffexport"):
         if shutil.which(tool) is None:
             print(f"{tool} not found", file=sys.stderr)
@@ -214,14 +201,6 @@ def main(argv: list[str]) -> int:
             notes = [p for p in problems if "(note:" in p]
             problems = [p for p in problems if "(note:" not in p]
             status = "ok" if not problems else "; ".join(problems)
-            expected = known.pop(pst.name, None)
-            if expected is not None:
-                if problems and all(expected in p for p in problems):
-                    status = f"known: {status}"
-                    problems = []
-                elif not problems:
-                    status = f"ok, but the known difference {expected!r} no longer occurs: drop --known"
-                    problems = [status]
             if notes:
                 status += " " + " ".join(notes)
             r.update(
@@ -248,11 +227,7 @@ def main(argv: list[str]) -> int:
             f"{r['file']:<{w}}  {rp.get('items', 0):>8}/{rp.get('attachments', 0):<8}"
             f"  {pf.get('items', 0):>6}/{pf.get('attachments', 0)}/{pf.get('embedded', 0):<6}  {r['status']}"
         )
-    print(f"{len(results) - bad} of {len(results)} files equal through the writer "
-          "(known differences counted as equal)")
-    for name in known:
-        print(f"--known {name}: no such file in the corpus")
-        bad += 1
+    print(f"{len(results) - bad} of {len(results)} files equal through the writer")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 1 if bad else 0
