@@ -17,7 +17,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use mailmig_iff::IffDriver;
-use mailmig_ir::{Driver, OpenOptions};
+use mailmig_ir::{Driver, Message, OpenOptions, SkippedItem};
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../corpus/iff")
@@ -158,14 +158,22 @@ fn malformed_sets_match_expected_and_skip_only_the_bad_message() {
     }
 }
 
-#[test]
-fn salvage_mode_resynchronises_the_bad_pointer() {
-    let set = corpus().join("malformed/bad-pointer");
+/// Every message of the malformed set `name`, read in salvage mode.
+fn salvage_messages(name: &str) -> Vec<Result<Message, SkippedItem>> {
     let mut o = OpenOptions::default();
     o.salvage = true;
-    let src = IffDriver.open(&[set], &o).unwrap();
-    let all = common::read_all(src.as_ref());
-    let msgs: Vec<_> = all.iter().flat_map(|m| m.messages.iter()).collect();
+    let src = IffDriver
+        .open(&[corpus().join("malformed").join(name)], &o)
+        .unwrap();
+    common::read_all(src.as_ref())
+        .into_iter()
+        .flat_map(|m| m.messages)
+        .collect()
+}
+
+#[test]
+fn salvage_mode_resynchronises_the_bad_pointer() {
+    let msgs = salvage_messages("bad-pointer");
     assert_eq!(msgs.len(), 3);
     let two = msgs[1].as_ref().unwrap();
     assert_eq!(two.body.text.as_deref(), Some("Body of message 2.\r\n"));
@@ -270,12 +278,7 @@ fn cancelled_budget_stops_the_stream_with_one_skipped_item() {
 
 #[test]
 fn salvage_mode_restores_a_re_line_ended_secondary_file() {
-    let set = corpus().join("malformed/relined-secondary");
-    let mut o = OpenOptions::default();
-    o.salvage = true;
-    let src = IffDriver.open(&[set], &o).unwrap();
-    let all = common::read_all(src.as_ref());
-    let msgs: Vec<_> = all.iter().flat_map(|m| m.messages.iter()).collect();
+    let msgs = salvage_messages("relined-secondary");
     assert_eq!(msgs.len(), 3);
     for (i, m) in msgs.iter().enumerate() {
         let m = m.as_ref().unwrap();
