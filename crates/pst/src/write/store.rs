@@ -717,26 +717,9 @@ impl MessageBuilder {
                 props.push(e);
             }
         }
-        // PidTagMessageSize: build once with 0 to learn the size (an inline value does not
-        // change the layout), then for real.
+        // PidTagMessageSize.
         let base = subnodes_size(&subnodes);
-        let mut trial_subs = Vec::new();
-        let mut trial_ids = ids.clone();
-        let mut trial = props.clone();
-        trial.insert(0, p_long(0x0E08, 0));
-        let trial_blocks = build_pc(trial, &mut trial_subs, &mut trial_ids)?;
-        let size = base
-            + trial_blocks.iter().map(|b| b.len() as u64).sum::<u64>()
-            + subnodes_size(&trial_subs);
-        props.insert(
-            0,
-            p_long(
-                0x0E08,
-                i64::try_from(size)
-                    .unwrap_or(i64::MAX)
-                    .min(i64::from(i32::MAX)),
-            ),
-        );
+        let size = insert_own_size(&mut props, 0x0E08, base, &ids)?;
         let cells = cells_of(&props, CONTENTS_COLUMNS);
         let blocks = build_pc(props, &mut subnodes, &mut ids)?;
         Ok(BuiltMessage {
@@ -839,27 +822,42 @@ impl MessageBuilder {
                 }
             }
         }
-        // PidTagAttachSize: as for messages, a trial build learns the size.
-        let mut trial_subs = Vec::new();
-        let mut trial_ids = ids.clone();
-        let mut trial = p.clone();
-        trial.insert(0, p_long(0x0E20, 0));
-        let trial_blocks = build_pc(trial, &mut trial_subs, &mut trial_ids)?;
-        let size =
-            trial_blocks.iter().map(|b| b.len() as u64).sum::<u64>() + subnodes_size(&trial_subs);
-        p.insert(
-            0,
-            p_long(
-                0x0E20,
-                i64::try_from(size)
-                    .unwrap_or(i64::MAX)
-                    .min(i64::from(i32::MAX)),
-            ),
-        );
+        // PidTagAttachSize.
+        insert_own_size(&mut p, 0x0E20, 0, &ids)?;
         let cells = cells_of(&p, ATTACHMENT_COLUMNS);
         let blocks = build_pc(p, &mut subnodes, &mut ids)?;
         Ok((NodeContent { blocks, subnodes }, cells, nested))
     }
+}
+
+/// Puts the object's own size property `size_id` (`PidTagMessageSize`, `PidTagAttachSize`)
+/// first in `props` and returns it: the bytes of the PC's blocks and subnodes plus `base`
+/// (subnodes built apart). A trial build with the value 0 learns the size; an inline value
+/// does not change the layout, so the real build has the same size.
+fn insert_own_size(
+    props: &mut Vec<PropEntry>,
+    size_id: u16,
+    base: u64,
+    ids: &SubnodeIds,
+) -> Result<u64, WriteError> {
+    let mut trial_subs = Vec::new();
+    let mut trial_ids = ids.clone();
+    let mut trial = props.clone();
+    trial.insert(0, p_long(size_id, 0));
+    let trial_blocks = build_pc(trial, &mut trial_subs, &mut trial_ids)?;
+    let size = base
+        + trial_blocks.iter().map(|b| b.len() as u64).sum::<u64>()
+        + subnodes_size(&trial_subs);
+    props.insert(
+        0,
+        p_long(
+            size_id,
+            i64::try_from(size)
+                .unwrap_or(i64::MAX)
+                .min(i64::from(i32::MAX)),
+        ),
+    );
+    Ok(size)
 }
 
 /// NID type of an OLE storage subnode: `NID_TYPE_LTP`, like other raw value streams.
