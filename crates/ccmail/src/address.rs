@@ -18,7 +18,7 @@ pub fn parse_address(text: &str) -> Address {
     let name = if missing_name {
         None
     } else {
-        match t.rfind(" at ") {
+        match t.as_bytes().windows(4).rposition(|w| w == b" at ") {
             Some(i) => t.get(..i).map(str::trim).filter(|n| !n.is_empty()),
             None => Some(t).filter(|n| !n.is_empty()),
         }
@@ -54,8 +54,9 @@ pub fn split_address_line(value: &str) -> SplitLine {
     let bytes = value.as_bytes();
     let mut seg_start = 0usize;
     let mut search = 0usize;
-    let finder = memchr::memmem::Finder::new(b" at ");
-    while let Some(rel) = bytes.get(search..).and_then(|s| finder.find(s)) {
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b" at "));
+    while let Some(rel) = bytes.get(search..).and_then(|s| FINDER.find(s)) {
         let at = search + rel;
         let po_start = at + 4;
         let mut po_end = po_start;

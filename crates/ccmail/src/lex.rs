@@ -220,6 +220,10 @@ pub(crate) fn is_keyword_line(data: &[u8], pos: usize, limit: usize) -> bool {
     let Some(rest) = data.get(pos..limit.min(data.len())) else {
         return false;
     };
+    // Every keyword starts with a letter; most calls land on a line terminator.
+    if !rest.first().is_some_and(u8::is_ascii_alphabetic) {
+        return false;
+    }
     if starts_with_ci(rest, b"Message:") || starts_with_ci(rest, b"Contents:") {
         return true;
     }

@@ -127,24 +127,134 @@ pub struct FramingStats {
     pub bad_sizes: u64,
 }
 
-/// Text decoding with the post office's code page. Single-byte pages go through a 256-entry
-/// table of UTF-8 encodings built once per reader: ASCII is copied eight bytes at a time, other
-/// bytes are replaced by their encoding, and the result is checked with a SIMD UTF-8 validator
-/// (it is valid by construction; the check keeps the code free of `unsafe`). DBCS and Unicode
-/// pages use [`codepage::decode_checked`].
+/// Text decoding with the post office's code page. Single-byte pages go through tables built
+/// once per code page and process (see [`ByteTable`]); the result is checked with a SIMD UTF-8
+/// validator (it is valid by construction; the check keeps the code free of `unsafe`). DBCS and
+/// Unicode pages use [`codepage::decode_checked`].
 #[derive(Clone, Debug)]
 struct Decoder {
     code_page: u16,
-    table: Option<Box<[ByteUtf8; 256]>>,
+    table: Option<Arc<ByteTable>>,
+    scratch: std::cell::RefCell<Vec<u8>>,
 }
 
-/// One byte value decoded: its UTF-8 encoding (the first `len` bytes of `utf8`, the rest zero)
-/// and "undefined in the page".
-#[derive(Clone, Copy, Debug, Default)]
-struct ByteUtf8 {
-    utf8: [u8; 4],
-    len: u8,
-    lossy: bool,
+/// Largest scratch buffer a [`Decoder`] keeps between calls (bigger ones are freed after use).
+const SCRATCH_KEPT: usize = 1 << 20;
+
+/// A single-byte code page as tables of UTF-8 encodings:
+///
+/// * `utf8` and `len`, indexed by one byte: its encoding (little-endian, unused bytes zero) and
+///   its length in bits 0–2, with [`LOSSY`] set when the byte is undefined in the page
+///   (decoded as U+FFFD);
+/// * `pairs`, indexed by two bytes (the first in the low half): the two encodings one after
+///   the other in bytes 0–5, and in byte 7 their total length with [`LOSSY`] as above.
+///
+/// The pair table is 512 KiB; it is built once per code page and shared by every reader.
+#[derive(Debug)]
+struct ByteTable {
+    utf8: [u32; 256],
+    len: [u8; 256],
+    pairs: Box<[u64; 65536]>,
+}
+
+/// Bit of a length entry marking an undefined byte.
+const LOSSY: u8 = 0x80;
+
+/// Output window of one input word in [`ByteTable::expand`]: three 6-byte pair encodings and
+/// the last 8-byte store fit in 26 bytes; 40 lets the bound be proved from `o & 31`.
+const WINDOW: usize = 40;
+
+impl ByteTable {
+    /// The tables of `code_page`, built on first use and then shared; `None` when the page is
+    /// not a single-byte page the IR decodes.
+    fn shared(code_page: u16) -> Option<Arc<ByteTable>> {
+        static BUILT: std::sync::Mutex<Vec<(u16, Arc<ByteTable>)>> =
+            std::sync::Mutex::new(Vec::new());
+        if !(is_single_byte(code_page) && codepage::is_supported(code_page)) {
+            return None;
+        }
+        let mut built = BUILT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, t)) = built.iter().find(|(cp, _)| *cp == code_page) {
+            return Some(t.clone());
+        }
+        let t = Arc::new(Self::build(code_page)?);
+        built.push((code_page, t.clone()));
+        Some(t)
+    }
+
+    fn build(code_page: u16) -> Option<Self> {
+        let mut utf8 = [0u32; 256];
+        let mut len = [0u8; 256];
+        for (b, (utf8_slot, len_slot)) in (0..=255u8).zip(utf8.iter_mut().zip(len.iter_mut())) {
+            let byte = [b];
+            let (text, lossy) = codepage::decode_checked(&byte, code_page);
+            let mut chars = text.chars();
+            let c = chars.next().unwrap_or('\u{FFFD}');
+            let mut enc = [0u8; 4];
+            let n = c.encode_utf8(&mut enc).len();
+            let lossy = lossy || chars.next().is_some();
+            *utf8_slot = u32::from_le_bytes(enc);
+            *len_slot = u8::try_from(n).unwrap_or(0) | (u8::from(lossy) << 7);
+        }
+        let mut pairs: Box<[u64; 65536]> = vec![0u64; 65536].into_boxed_slice().try_into().ok()?;
+        for (i, slot) in pairs.iter_mut().enumerate() {
+            let (lo, hi) = (i & 0xFF, i >> 8);
+            let (l0, l1) = (*len.get(lo)?, *len.get(hi)?);
+            let n0 = u32::from(l0 & 7);
+            let n1 = u64::from(l1 & 7);
+            let joined = u64::from(*utf8.get(lo)?) | (u64::from(*utf8.get(hi)?) << (8 * n0));
+            let total = (u64::from(n0) + n1) | u64::from((l0 | l1) & LOSSY);
+            *slot = (joined & 0x00FF_FFFF_FFFF_FFFF) | (total << 56);
+        }
+        Some(Self { utf8, len, pairs })
+    }
+
+    /// Writes the UTF-8 of `bytes` to the start of `out`, which must hold three bytes per
+    /// input byte plus [`WINDOW`]; returns the length written and the OR of the length
+    /// entries (for [`LOSSY`]), or `None` if `out` is too small.
+    ///
+    /// Input is taken eight bytes at a time. An ASCII word is copied whole. In another word
+    /// every pair of bytes stores the eight bytes of its pair entry at the output position,
+    /// which then advances by the entry's length: no branch per byte, and the only dependency
+    /// from one pair to the next is that addition. Each word writes inside one fixed window,
+    /// checked once per word.
+    fn expand(&self, bytes: &[u8], out: &mut [u8]) -> Option<(usize, u8)> {
+        let mut at = 0usize;
+        let mut flags = 0u8;
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let word = u64::from_le_bytes(<[u8; 8]>::try_from(w).ok()?);
+            let win = <&mut [u8; WINDOW]>::try_from(out.get_mut(at..at + WINDOW)?).ok()?;
+            if word & 0x8080_8080_8080_8080 == 0 {
+                win.get_mut(..8)?.copy_from_slice(w);
+                at += 8;
+                continue;
+            }
+            // The index bounds below are provable (two bytes index 65,536 entries,
+            // `p + 8 <= 39`), so the checks compile away.
+            let mut o = 0usize;
+            for k in 0..4 {
+                let e = *self.pairs.get(usize::from((word >> (16 * k)) as u16))?;
+                let p = o & 31;
+                win.get_mut(p..p + 8)?.copy_from_slice(&e.to_le_bytes());
+                let l = (e >> 56) as u8;
+                o += usize::from(l & 7);
+                flags |= l;
+            }
+            at += o;
+        }
+        for &b in words.remainder() {
+            let b = usize::from(b);
+            out.get_mut(at..at + 4)?
+                .copy_from_slice(&self.utf8.get(b)?.to_le_bytes());
+            let l = *self.len.get(b)?;
+            at += usize::from(l & 7);
+            flags |= l;
+        }
+        Some((at, flags))
+    }
 }
 
 fn is_single_byte(cp: u16) -> bool {
@@ -156,28 +266,15 @@ fn is_single_byte(cp: u16) -> bool {
 
 impl Decoder {
     fn new(code_page: u16) -> Self {
-        let table = (is_single_byte(code_page) && codepage::is_supported(code_page)).then(|| {
-            let mut t = Box::new([ByteUtf8::default(); 256]);
-            for (b, slot) in t.iter_mut().enumerate() {
-                let byte = [u8::try_from(b).unwrap_or(0)];
-                let (text, lossy) = codepage::decode_checked(&byte, code_page);
-                let mut chars = text.chars();
-                let c = chars.next().unwrap_or('\u{FFFD}');
-                let mut utf8 = [0u8; 4];
-                let len = c.encode_utf8(&mut utf8).len();
-                *slot = ByteUtf8 {
-                    utf8,
-                    len: u8::try_from(len).unwrap_or(0),
-                    lossy: lossy || chars.next().is_some(),
-                };
-            }
-            t
-        });
-        Self { code_page, table }
+        Self {
+            code_page,
+            table: ByteTable::shared(code_page),
+            scratch: std::cell::RefCell::new(Vec::new()),
+        }
     }
 
     fn decode<'b>(&self, bytes: &'b [u8]) -> (std::borrow::Cow<'b, str>, bool) {
-        let Some(table) = &self.table else {
+        let Some(t) = &self.table else {
             return codepage::decode_checked(bytes, self.code_page);
         };
         if bytes.is_ascii()
@@ -185,41 +282,30 @@ impl Decoder {
         {
             return (std::borrow::Cow::Borrowed(s), false);
         }
-        // ASCII words are copied eight bytes at a time; inside a word holding other bytes,
-        // every byte stores its (up to four) table bytes and advances by their length, without
-        // a branch per byte (mixed text would mispredict it).
-        let mut out = vec![0u8; bytes.len().saturating_mul(3).saturating_add(8)];
-        let mut at = 0usize;
-        let mut lossy = false;
-        let mut one = |out: &mut [u8], at: &mut usize, b: u8| {
-            let e = table.get(usize::from(b)).copied().unwrap_or_default();
-            if let Some(dst) = out.get_mut(*at..*at + 4) {
-                dst.copy_from_slice(&e.utf8);
-            }
-            *at += usize::from(e.len);
-            lossy |= e.lossy;
+        // The output goes to a scratch buffer kept between calls (zeroed only when it grows),
+        // then is copied once into a string of the exact length.
+        let need = bytes.len().saturating_mul(3).saturating_add(WINDOW);
+        let mut fresh = Vec::new();
+        let mut kept = self.scratch.try_borrow_mut();
+        let out = match kept.as_deref_mut() {
+            Ok(v) => v,
+            Err(_) => &mut fresh,
         };
-        let mut words = bytes.chunks_exact(8);
-        for w in &mut words {
-            let word = u64::from_le_bytes(<[u8; 8]>::try_from(w).unwrap_or([0x80; 8]));
-            if word & 0x8080_8080_8080_8080 == 0 {
-                if let Some(dst) = out.get_mut(at..at + 8) {
-                    dst.copy_from_slice(w);
-                }
-                at += 8;
-            } else {
-                w.iter().for_each(|&b| one(&mut out, &mut at, b));
-            }
+        if out.len() < need {
+            out.resize(need, 0);
         }
-        words
-            .remainder()
-            .iter()
-            .for_each(|&b| one(&mut out, &mut at, b));
-        out.truncate(at);
-        let text = simdutf8::basic::from_utf8(&out)
+        let Some((at, flags)) = t.expand(bytes, out) else {
+            // Unreachable with the size above; the IR decoder gives the same text.
+            return codepage::decode_checked(bytes, self.code_page);
+        };
+        let done = out.get(..at).unwrap_or(&[]);
+        let text = simdutf8::basic::from_utf8(done)
             .map(str::to_owned)
-            .unwrap_or_else(|_| String::from_utf8_lossy(&out).into_owned());
-        (std::borrow::Cow::Owned(text), lossy)
+            .unwrap_or_else(|_| String::from_utf8_lossy(done).into_owned());
+        if out.len() > SCRATCH_KEPT {
+            *out = Vec::new();
+        }
+        (std::borrow::Cow::Owned(text), flags & LOSSY != 0)
     }
 }
 
@@ -739,6 +825,15 @@ fn finish_body(msg: &mut Message, body: BodyParts) {
         return;
     }
     let single = body.parts.len() == 1;
+    if single
+        && body
+            .parts
+            .first()
+            .is_some_and(|(_, title, _)| title.is_none())
+    {
+        msg.body.text = body.parts.into_iter().next().map(|(part, _, _)| part);
+        return;
+    }
     let mut text = String::new();
     let mut titles = Vec::new();
     for (i, (part, title, continued)) in body.parts.into_iter().enumerate() {
@@ -804,9 +899,10 @@ fn apply_header(
     top: bool,
     w: &mut Vec<Warning>,
 ) {
-    let key_s = String::from_utf8_lossy(key);
+    // `split_key` keeps only ASCII keys, so this prints the key unchanged, without a pass.
+    let key_s = key.escape_ascii();
     let lower = HeaderKey::of(key);
-    let v = cx.decode(value);
+    let v = cx.dec.decode(value).0;
     let addr_key = matches!(
         lower,
         HeaderKey::From | HeaderKey::To | HeaderKey::Cc | HeaderKey::Bcc
@@ -848,7 +944,7 @@ fn apply_header(
                 msg.from = first;
             } else if first.is_some() {
                 msg.properties
-                    .push(Property::new("ccmail:From", PropValue::Text(v.clone())));
+                    .push(Property::new("ccmail:From", PropValue::Text(v.to_string())));
             }
             if it.next().is_some() {
                 cx.warn(
@@ -887,7 +983,7 @@ fn apply_header(
             }
             if let Some(problem) = problem {
                 msg.properties
-                    .push(Property::new("ccmail:Date", PropValue::Text(v.clone())));
+                    .push(Property::new("ccmail:Date", PropValue::Text(v.to_string())));
                 let (code, text) = match problem {
                     DateProblem::Clamped => (
                         "ccmail.invalid-date",
@@ -909,11 +1005,11 @@ fn apply_header(
                 cx.warn(w, code, text, offset);
             }
         }
-        HeaderKey::Subject if msg.subject.is_none() => msg.subject = Some(v),
+        HeaderKey::Subject if msg.subject.is_none() => msg.subject = Some(v.into_owned()),
         HeaderKey::Rrt => {
             msg.class = MessageClass(RRT_CLASS.into());
             msg.properties
-                .push(Property::new("ccmail:RRT", PropValue::Text(v)));
+                .push(Property::new("ccmail:RRT", PropValue::Text(v.into_owned())));
         }
         HeaderKey::Folder if top && msg.folder.is_none() => {
             let f = v.trim();
@@ -921,9 +1017,10 @@ fn apply_header(
                 msg.folder = Some(f.to_string());
             }
         }
-        _ => msg
-            .properties
-            .push(Property::new(format!("ccmail:{key_s}"), PropValue::Text(v))),
+        _ => msg.properties.push(Property::new(
+            format!("ccmail:{key_s}"),
+            PropValue::Text(v.into_owned()),
+        )),
     }
 }
 
@@ -1389,6 +1486,41 @@ pub(crate) mod tests {
             }
         }
         assert!(Decoder::new(932).table.is_none());
+    }
+
+    #[test]
+    fn pair_table_matches_ir_decoder_for_every_pair() {
+        for cp in [850u16, 1252] {
+            let d = Decoder::new(cp);
+            for pair in 0..=u16::MAX {
+                let [a, b] = pair.to_le_bytes();
+                // One full word (the pair path) and a tail byte (the single-byte path).
+                let bytes = [a, b, b, a, a, b, b, a, a];
+                let (mine, mine_lossy) = d.decode(&bytes);
+                let (ir, ir_lossy) = codepage::decode_checked(&bytes, cp);
+                assert_eq!(
+                    (mine.as_ref(), mine_lossy),
+                    (ir.as_ref(), ir_lossy),
+                    "cp {cp} {pair:#06x}"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The table decoder agrees with the IR's decoder on any bytes, mostly-ASCII or not.
+        #[test]
+        fn table_decoder_matches_ir_on_any_bytes(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![3 => 0x20u8..0x7f, 1 => proptest::num::u8::ANY],
+                0..200,
+            ),
+            cp in proptest::sample::select(vec![850u16, 437, 1252, 866]),
+        ) {
+            let (mine, mine_lossy) = Decoder::new(cp).decode(&bytes);
+            let (ir, ir_lossy) = codepage::decode_checked(&bytes, cp);
+            proptest::prop_assert_eq!((mine.as_ref(), mine_lossy), (ir.as_ref(), ir_lossy));
+        }
     }
 
     #[test]
