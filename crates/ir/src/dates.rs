@@ -276,6 +276,75 @@ pub const DEFAULT_YEAR_PIVOT: u8 = 70;
 /// caller can keep the raw text with a warning (KB Q233325).
 pub fn parse_ccmail_date(text: &str, order: DateOrder, pivot: u8) -> Result<Timestamp, DateError> {
     let t = text.trim();
+    match exact_ccmail_date(t.as_bytes()) {
+        Some(f) => ccmail_fields_to_timestamp(f, order, pivot)
+            .ok_or_else(|| DateError::Invalid(t.to_string())),
+        None => parse_ccmail_date_general(t, order, pivot),
+    }
+}
+
+/// The fields of the form EXPORT writes, `M/D/YY` or `M/D/YY H:MM` (ASCII digits, one space):
+/// `(first, second, year, hour, minute)`, or `None` for any other text. Parsing that form
+/// directly gives the same result as [`parse_ccmail_date_general`], only faster (every message
+/// carries a date).
+fn exact_ccmail_date(b: &[u8]) -> Option<(u8, u8, u8, u8, u8)> {
+    /// `min..=max` digits at `*i`, then `then` if given; advances `*i` past them.
+    fn digits(b: &[u8], i: &mut usize, min: usize, max: usize, then: Option<u8>) -> Option<u8> {
+        let start = *i;
+        let mut v = 0u8;
+        while *i - start < max
+            && let Some(d @ b'0'..=b'9') = b.get(*i)
+        {
+            v = v * 10 + (d - b'0');
+            *i += 1;
+        }
+        if *i - start < min {
+            return None;
+        }
+        match then {
+            Some(sep) if b.get(*i) == Some(&sep) => {
+                *i += 1;
+                Some(v)
+            }
+            Some(_) => None,
+            None => Some(v),
+        }
+    }
+    let mut i = 0usize;
+    let a = digits(b, &mut i, 1, 2, Some(b'/'))?;
+    let d = digits(b, &mut i, 1, 2, Some(b'/'))?;
+    let y = digits(b, &mut i, 2, 2, None)?;
+    match b.get(i) {
+        None => Some((a, d, y, 0, 0)),
+        Some(b' ') => {
+            i += 1;
+            let h = digits(b, &mut i, 1, 2, Some(b':'))?;
+            let m = digits(b, &mut i, 2, 2, None)?;
+            (i == b.len()).then_some((a, d, y, h, m))
+        }
+        Some(_) => None,
+    }
+}
+
+fn ccmail_fields_to_timestamp(
+    (a, b, y, hour, minute): (u8, u8, u8, u8, u8),
+    order: DateOrder,
+    pivot: u8,
+) -> Option<Timestamp> {
+    let year = if y < pivot {
+        2000 + i32::from(y)
+    } else {
+        1900 + i32::from(y)
+    };
+    let (month, day) = match order {
+        DateOrder::MonthDay => (a, b),
+        DateOrder::DayMonth => (b, a),
+    };
+    make_datetime(year, month, day, hour, minute, 0, 0).map(Timestamp::local_unknown_zone)
+}
+
+/// [`parse_ccmail_date`] for every accepted form; `t` is already trimmed.
+fn parse_ccmail_date_general(t: &str, order: DateOrder, pivot: u8) -> Result<Timestamp, DateError> {
     let syntax = || DateError::Syntax(t.to_string());
     let mut words = t.split_whitespace();
     let date = words.next().ok_or_else(syntax)?;
@@ -404,6 +473,42 @@ pub fn format_yyyymmddhhmmss(ts: &Timestamp) -> String {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    proptest::proptest! {
+        /// The fast path for `M/D/YY[ H:MM]` gives what the general parser gives, on text of
+        /// that shape and on near misses (other separators, widths and spacing).
+        #[test]
+        fn ccmail_fast_path_matches_general(
+            t in "[0-9]{0,3}[/.-][0-9]{0,3}[/.-][0-9]{1,5}( {1,2}[0-9]{0,3}:[0-9]{0,3}( ?[AaPp][Mm])?)?",
+            day_month in proptest::bool::ANY,
+            pivot in 0u8..100,
+        ) {
+            let order = if day_month { DateOrder::DayMonth } else { DateOrder::MonthDay };
+            let general = parse_ccmail_date_general(t.trim(), order, pivot);
+            proptest::prop_assert_eq!(
+                format!("{:?}", parse_ccmail_date(&t, order, pivot)),
+                format!("{general:?}")
+            );
+        }
+    }
+
+    #[test]
+    fn ccmail_fast_path_takes_the_export_form_only() {
+        assert_eq!(
+            exact_ccmail_date(b"12/31/98 23:59"),
+            Some((12, 31, 98, 23, 59))
+        );
+        assert_eq!(exact_ccmail_date(b"1/2/03"), Some((1, 2, 3, 0, 0)));
+        for other in [
+            &b"1/2/2003"[..],
+            b"1-2-03",
+            b"1/2/03  8:00",
+            b"1/2/03 8:0",
+            b"1/2/03 8:00 PM",
+        ] {
+            assert_eq!(exact_ccmail_date(other), None);
+        }
+    }
 
     #[test]
     fn display_round_trips() {
