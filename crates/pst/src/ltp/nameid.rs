@@ -48,7 +48,7 @@ pub fn format_guid(g: &[u8]) -> String {
 }
 
 /// A named property's identity.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct NamedProp {
     /// The property set GUID (16 bytes).
     pub guid: [u8; 16],
@@ -56,16 +56,40 @@ pub struct NamedProp {
     pub lid: Option<u32>,
     /// String name, for string-named properties.
     pub name: Option<String>,
+    /// [`NamedProp::key`], formatted on first use (every message of a store names the same
+    /// properties).
+    key: std::sync::OnceLock<String>,
 }
 
+/// Identity only: the formatted key is a cache.
+impl PartialEq for NamedProp {
+    fn eq(&self, other: &Self) -> bool {
+        (self.guid, self.lid, &self.name) == (other.guid, other.lid, &other.name)
+    }
+}
+
+impl Eq for NamedProp {}
+
 impl NamedProp {
+    /// A named property with a numeric LID or a string name.
+    pub fn new(guid: [u8; 16], lid: Option<u32>, name: Option<String>) -> Self {
+        Self {
+            guid,
+            lid,
+            name,
+            key: std::sync::OnceLock::new(),
+        }
+    }
+
     /// `{GUID}:0xNNNN` or `{GUID}:name`.
     pub fn key(&self) -> String {
-        match (&self.name, self.lid) {
-            (Some(n), _) => format!("{}:{n}", format_guid(&self.guid)),
-            (None, Some(l)) => format!("{}:0x{l:04X}", format_guid(&self.guid)),
-            (None, None) => format_guid(&self.guid),
-        }
+        self.key
+            .get_or_init(|| match (&self.name, self.lid) {
+                (Some(n), _) => format!("{}:{n}", format_guid(&self.guid)),
+                (None, Some(l)) => format!("{}:0x{l:04X}", format_guid(&self.guid)),
+                (None, None) => format_guid(&self.guid),
+            })
+            .clone()
     }
 }
 
@@ -130,7 +154,7 @@ impl NameMap {
             let Some(id) = idx.checked_add(0x8000) else {
                 continue;
             };
-            map.insert(id, NamedProp { guid, lid, name });
+            map.insert(id, NamedProp::new(guid, lid, name));
         }
         NameMap { map }
     }
@@ -205,5 +229,12 @@ mod tests {
             "{00020329-0000-0000-C000-000000000046}:Keywords"
         );
         assert_eq!(m.find_lid(&custom, 0x8083), Some(0x8000));
+        // The cached key is formatted once and does not take part in equality.
+        let named = m.get(0x8001).unwrap();
+        assert_eq!(named.key(), named.key());
+        assert_eq!(
+            *named,
+            NamedProp::new(PS_PUBLIC_STRINGS, None, Some("Keywords".into()))
+        );
     }
 }

@@ -48,8 +48,10 @@ pub(crate) const SPECIAL_FOLDER_ENTRY_IDS: &[(u16, FolderKind)] = &[
 /// Warning code of a node B-tree walk that stopped at damage (messages may be missing).
 pub const NBT_WALK_FAILED: &str = "pst.nbt-walk";
 
-/// Messages decoded between two releases of the file map's resident pages.
-const RELEASE_EVERY: u64 = 16;
+/// Messages decoded between two releases of the file map's resident pages. Measured on a
+/// generated 540 MB PST (5,000 messages of 100 KB) to JSON Lines: peak RSS 15.5 MB with 16,
+/// 10.9 MB with 4 and 10.2 MB with 1; 4 runs as fast as 16, 1 about 15% slower.
+const RELEASE_EVERY: u64 = 4;
 
 /// One folder of the tree with what is needed to list its messages.
 #[derive(Clone, Debug)]

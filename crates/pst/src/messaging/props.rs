@@ -104,7 +104,22 @@ pub fn property_name(tag: u32, names: &NameMap) -> String {
     {
         return n.key();
     }
-    format!("0x{tag:08X}")
+    hex_tag(tag)
+}
+
+/// `0xIIIITTTT` in upper case, without the formatting machinery (called for every property
+/// kept).
+fn hex_tag(tag: u32) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut s = String::with_capacity(10);
+    s.push_str("0x");
+    for shift in (0..8).rev() {
+        let nibble = (tag >> (shift * 4)) & 0xF;
+        s.push(char::from(
+            HEX.get(nibble as usize).copied().unwrap_or(b'0'),
+        ));
+    }
+    s
 }
 
 fn split_multi(b: &[u8]) -> Vec<&[u8]> {
@@ -212,6 +227,17 @@ pub fn to_prop_value(p: &RawProp, code_page: u16) -> PropValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_tag_matches_format() {
+        for tag in [0u32, 0x0E07_0003, 0xFFFF_FFFF, 0x8000_101F, 0x1234_ABCD] {
+            assert_eq!(hex_tag(tag), format!("0x{tag:08X}"));
+        }
+        assert_eq!(
+            property_name(0x0037_001F, &NameMap::default()),
+            "0x0037001F"
+        );
+    }
 
     #[test]
     fn multi_string_offsets() {
