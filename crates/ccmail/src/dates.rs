@@ -129,6 +129,12 @@ impl OrderEvidence {
         self.dates_seen += other.dates_seen;
     }
 
+    /// True once no further date can change [`OrderEvidence::decide`]: a second field above 12
+    /// makes the order month/day whatever follows, so scanning can stop there.
+    pub fn is_settled(&self) -> bool {
+        self.second_above_12
+    }
+
     /// The order the evidence calls for.
     pub fn decide(&self) -> DateOrder {
         if self.first_above_12 && !self.second_above_12 {

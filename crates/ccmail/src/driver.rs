@@ -230,7 +230,7 @@ impl CcmailSource {
                     hints.push(h);
                 }
                 hints.push(stem);
-                if reader.date_order.is_none() {
+                if reader.date_order.is_none() && !evidence.is_settled() {
                     evidence.merge(scan_date_order(data));
                 }
                 files.push(StreamFile {

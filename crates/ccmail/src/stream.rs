@@ -434,8 +434,9 @@ fn find_message(data: &[u8], from: usize, limit: usize) -> Option<usize> {
     None
 }
 
-/// Evidence for the day/month order from every `Date:` line at a line start (case as
-/// written by EXPORT), for notes §7 rule 2.
+/// Evidence for the day/month order from the `Date:` lines at line starts (case as written by
+/// EXPORT), for notes §7 rule 2. Stops once the evidence is settled
+/// ([`OrderEvidence::is_settled`]), so month/day exports are not read to the end twice.
 pub fn scan_date_order(data: &[u8]) -> OrderEvidence {
     let mut ev = OrderEvidence::default();
     for hit in memchr::memmem::find_iter(data, b"Date:") {
@@ -445,6 +446,9 @@ pub fn scan_date_order(data: &[u8]) -> OrderEvidence {
         }
         let value = data.get(hit + 5..(hit + 40).min(data.len())).unwrap_or(&[]);
         ev.add(crate::lex::trim_start(value));
+        if ev.is_settled() {
+            break;
+        }
     }
     ev
 }
@@ -1486,6 +1490,17 @@ pub(crate) mod tests {
             }
         }
         assert!(Decoder::new(932).table.is_none());
+    }
+
+    #[test]
+    fn date_order_scan_stops_once_settled() {
+        // Day/month evidence, then a settling month/day date, then more of either.
+        let data = b"Date: 14/3/99 9:05\r\nDate: 1/13/99\r\nDate: 15/3/99\r\nDate: 1/14/99\r\n";
+        let ev = scan_date_order(data);
+        assert_eq!((ev.dates_seen, ev.decide()), (2, DateOrder::MonthDay));
+        // Without a settling date every line is read.
+        let ev = scan_date_order(b"Date: 14/3/99\r\nDate: 1/2/99\r\nDate: 15/3/99\r\n");
+        assert_eq!((ev.dates_seen, ev.decide()), (3, DateOrder::DayMonth));
     }
 
     #[test]
