@@ -287,6 +287,13 @@ impl CcmailSource {
 
         let (order, how) = match reader.date_order {
             Some(o) => (o, "set by option".to_string()),
+            None if evidence.is_settled() => (
+                evidence.decide(),
+                format!(
+                    "settled by date {}, the first whose second field is above 12 (notes §7 rule 2)",
+                    evidence.dates_seen
+                ),
+            ),
             None => (
                 evidence.decide(),
                 format!(
@@ -696,4 +703,50 @@ fn read_head(path: &Path) -> Option<Vec<u8>> {
     let n = f.read(&mut buf).ok()?;
     buf.truncate(n);
     Some(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date_order_text(streams: &[&[u8]]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, s) in streams.iter().enumerate() {
+            std::fs::write(dir.path().join(format!("USER{i}.CCM")), s).unwrap();
+        }
+        let src = CcmailSource::open(
+            &[dir.path().to_path_buf()],
+            &OpenOptions::default(),
+            &ReaderOptions::default(),
+        )
+        .unwrap();
+        src.po
+            .properties
+            .iter()
+            .find(|p| p.name == "ccmail:date-order")
+            .map(|p| format!("{:?}", p.value))
+            .unwrap()
+    }
+
+    #[test]
+    fn date_order_property_says_how_it_was_decided() {
+        let msg = |date: &str| format!("Message:\r\nDate: {date}\r\nContents:\r\n").into_bytes();
+        // Day/month evidence in the first stream, settled to month/day in the second: the
+        // third stream is not scanned.
+        let (a, b, c) = (
+            msg("14/3/99 9:05"),
+            msg("1/13/99 9:05"),
+            msg("15/3/99 9:05"),
+        );
+        let text = date_order_text(&[&a, &b, &c]);
+        assert!(
+            text.contains("month/day/year, settled by date 2,"),
+            "{text}"
+        );
+        let text = date_order_text(&[&a, &c]);
+        assert!(
+            text.contains("day/month/year, decided from 2 dates"),
+            "{text}"
+        );
+    }
 }

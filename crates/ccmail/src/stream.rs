@@ -131,7 +131,7 @@ pub struct FramingStats {
 /// once per code page and process (see [`ByteTable`]); the result is checked with a SIMD UTF-8
 /// validator (it is valid by construction; the check keeps the code free of `unsafe`). DBCS and
 /// Unicode pages use [`codepage::decode_checked`].
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 struct Decoder {
     code_page: u16,
     table: Option<Arc<ByteTable>>,
@@ -313,7 +313,9 @@ impl Decoder {
 ///
 /// Holds the input as [`SharedBytes`] (normally a memory map) and hands out attachment data as
 /// [`Blob`] windows into it. Never panics, never loops without progress: every step either
-/// consumes a line or stops.
+/// consumes a line or stops. With a single-byte code page it keeps a decoding scratch buffer of
+/// three bytes per byte of the longest text decoded so far, up to 1 MiB (a longer text's buffer
+/// is freed after use).
 pub struct ExportReader {
     owner: SharedBytes,
     pos: usize,
@@ -1504,8 +1506,23 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn scratch_is_kept_small_and_reused() {
+        let d = Decoder::new(850);
+        let small = b"caf\x82".repeat(100);
+        assert_eq!(d.decode(&small).0, "café".repeat(100));
+        let kept = d.scratch.borrow().len();
+        assert!(kept >= small.len() * 3);
+        // A text needing more than SCRATCH_KEPT is decoded, then its buffer is freed.
+        let big = b"\x82".repeat(SCRATCH_KEPT / 3 + 1);
+        assert_eq!(d.decode(&big).0.chars().count(), big.len());
+        assert_eq!(d.scratch.borrow().len(), 0);
+        assert_eq!(d.decode(&small).0, "café".repeat(100));
+    }
+
+    #[test]
     fn pair_table_matches_ir_decoder_for_every_pair() {
-        for cp in [850u16, 1252] {
+        // 1253 and 857 leave bytes undefined, so the lossy flag of the pair table is checked.
+        for cp in [850u16, 1252, 1253, 857] {
             let d = Decoder::new(cp);
             for pair in 0..=u16::MAX {
                 let [a, b] = pair.to_le_bytes();
@@ -1530,7 +1547,7 @@ pub(crate) mod tests {
                 proptest::prop_oneof![3 => 0x20u8..0x7f, 1 => proptest::num::u8::ANY],
                 0..200,
             ),
-            cp in proptest::sample::select(vec![850u16, 437, 1252, 866]),
+            cp in proptest::sample::select(vec![850u16, 437, 1252, 866, 1253, 857]),
         ) {
             let (mine, mine_lossy) = Decoder::new(cp).decode(&bytes);
             let (ir, ir_lossy) = codepage::decode_checked(&bytes, cp);

@@ -47,18 +47,25 @@ pub fn format_guid(g: &[u8]) -> String {
     )
 }
 
-/// A named property's identity.
-#[derive(Clone, Debug)]
+/// A named property's identity: a property set GUID with a numeric LID or a string name.
+#[derive(Clone)]
 pub struct NamedProp {
-    /// The property set GUID (16 bytes).
-    pub guid: [u8; 16],
-    /// Numeric LID, or `None` for string names.
-    pub lid: Option<u32>,
-    /// String name, for string-named properties.
-    pub name: Option<String>,
+    guid: [u8; 16],
+    lid: Option<u32>,
+    name: Option<String>,
     /// [`NamedProp::key`], formatted on first use (every message of a store names the same
-    /// properties).
+    /// properties). The fields it is made from are private, so it cannot go stale.
     key: std::sync::OnceLock<String>,
+}
+
+impl std::fmt::Debug for NamedProp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NamedProp")
+            .field("guid", &format_guid(&self.guid))
+            .field("lid", &self.lid)
+            .field("name", &self.name)
+            .finish()
+    }
 }
 
 /// Identity only: the formatted key is a cache.
@@ -79,6 +86,21 @@ impl NamedProp {
             name,
             key: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The property set GUID (16 bytes, MS-DTYP byte order).
+    pub fn guid(&self) -> &[u8; 16] {
+        &self.guid
+    }
+
+    /// The numeric LID, or `None` for string names.
+    pub fn lid(&self) -> Option<u32> {
+        self.lid
+    }
+
+    /// The string name, for string-named properties.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     /// `{GUID}:0xNNNN` or `{GUID}:name`.
@@ -229,9 +251,8 @@ mod tests {
             "{00020329-0000-0000-C000-000000000046}:Keywords"
         );
         assert_eq!(m.find_lid(&custom, 0x8083), Some(0x8000));
-        // The cached key is formatted once and does not take part in equality.
+        // The cached key (formatted above) does not take part in equality.
         let named = m.get(0x8001).unwrap();
-        assert_eq!(named.key(), named.key());
         assert_eq!(
             *named,
             NamedProp::new(PS_PUBLIC_STRINGS, None, Some("Keywords".into()))

@@ -1005,8 +1005,8 @@ mod tests {
                 })
                 .collect::<Vec<_>>(),
         );
-        assert_eq!(named.get(0x8000).unwrap().lid, Some(0x8205));
-        assert_eq!(named.get(0x8000).unwrap().guid, g);
-        assert_eq!(named.get(0x8001).unwrap().name.as_deref(), Some("Keywords"));
+        assert_eq!(named.get(0x8000).unwrap().lid(), Some(0x8205));
+        assert_eq!(*named.get(0x8000).unwrap().guid(), g);
+        assert_eq!(named.get(0x8001).unwrap().name(), Some("Keywords"));
     }
 }
