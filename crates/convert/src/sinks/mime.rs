@@ -558,16 +558,12 @@ fn text_part<'x>(subtype: &str, text: &'x str) -> MimePart<'x> {
     )
 }
 
+/// Base64 in lines of 76 characters (57 input bytes) joined by CRLF, without a final CRLF
+/// (RFC 2045 §6.8). Encoded by `encodify`'s SIMD kernels, chosen at run time.
 fn base64_lines(data: &[u8]) -> String {
-    let engine = &base64::engine::general_purpose::STANDARD;
-    let mut out = String::with_capacity(data.len() / 3 * 4 + data.len() / 57 * 2 + 8);
-    let mut first = true;
-    for chunk in data.chunks(57) {
-        if !first {
-            out.push_str("\r\n");
-        }
-        first = false;
-        engine.encode_string(chunk, &mut out);
+    let mut out = encodify::base64::MIME.encode(data);
+    if out.ends_with("\r\n") {
+        out.truncate(out.len() - 2);
     }
     out
 }
@@ -906,6 +902,19 @@ mod tests {
         };
         let t2 = text(&m2);
         assert!(t2.contains(&format!("boundary=\"{b}_1\"")), "{t2}");
+    }
+
+    #[test]
+    fn base64_lines_are_57_byte_chunks_joined_by_crlf() {
+        let data: Vec<u8> = (0..400u32).map(|i| (i * 97 % 251) as u8).collect();
+        for n in (0..=200).chain([228, 285, 400]) {
+            let want = data[..n]
+                .chunks(57)
+                .map(|c| base64::engine::general_purpose::STANDARD.encode(c))
+                .collect::<Vec<_>>()
+                .join("\r\n");
+            assert_eq!(base64_lines(&data[..n]), want, "{n} bytes");
+        }
     }
 
     #[test]
