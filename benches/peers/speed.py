@@ -18,8 +18,12 @@ readpst / mailmig. Peak memory is measured in one more pass under GNU time (`/us
 readpst process against mailmig's. (A child forked from Python keeps the interpreter's RSS
 high-water mark across exec, so os.wait4 cannot give it.)
 
-Usage: speed.py --mailmig PATH [--rounds N] [--mailmig-arg ARG ...] [CORPUS]
-       (CORPUS defaults to ../shared/corpus/pst next to the repository)
+Usage: speed.py --mailmig PATH [--rounds N] [--scratch DIR] [--mailmig-arg ARG ...] [CORPUS]
+       (CORPUS defaults to ../shared/corpus/pst next to the repository; --scratch is where the
+       outputs go, the system temporary directory by default. On a disk file system that has
+       just deleted many files, creating files can be several times slower for a while (ext4's
+       recently-deleted inode checks), which swamps small-file timings; a tmpfs such as
+       /dev/shm takes the file system out of the comparison.)
 """
 
 import argparse
@@ -57,6 +61,7 @@ def main():
     ap.add_argument("--mailmig", required=True)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--mailmig-arg", action="append", default=[])
+    ap.add_argument("--scratch", default=None)
     ap.add_argument("corpus", nargs="?", default=str(repo.parent / "shared" / "corpus" / "pst"))
     a = ap.parse_args()
     if shutil.which("readpst") is None:
@@ -76,7 +81,7 @@ def main():
 
     ratios = []
     for r in range(1, a.rounds + 1):
-        with tempfile.TemporaryDirectory(prefix="mailmig-speed-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="mailmig-speed-", dir=a.scratch) as tmp:
             dirs = [Path(tmp, "readpst", str(i)) for i in range(len(files))]
             for d in dirs:
                 d.mkdir(parents=True)
@@ -97,7 +102,7 @@ def main():
               f" refused) | mailmig {mm_wall:.3f} s wall, {mm_cpu:.3f} s cpu (exit {code})"
               f" | ratio {rp_wall / mm_wall:.2f}x")
     print(f"ratio readpst/mailmig wall: min {min(ratios):.2f}x, max {max(ratios):.2f}x")
-    with tempfile.TemporaryDirectory(prefix="mailmig-speed-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="mailmig-speed-", dir=a.scratch) as tmp:
         rp_rss = []
         for i, f in enumerate(files):
             d = Path(tmp, "readpst", str(i))
