@@ -74,6 +74,11 @@ pub fn permute_decode(data: &mut [u8]) {
     }
 }
 
+/// Appends permute-encoded `stored` to `out`, decoded (MS-PST 5.1, as [`permute_decode`]).
+pub fn permute_decode_into(stored: &[u8], out: &mut Vec<u8>) {
+    out.extend(stored.iter().map(|&b| MPBB_I[usize::from(b)]));
+}
+
 /// Encodes data with the permute encoding in place (MS-PST 5.1, encode direction: `mpbbR`).
 /// Used by tests and by a future writer.
 pub fn permute_encode(data: &mut [u8]) {
@@ -110,6 +115,17 @@ mod tests {
             assert_eq!(MPBB_I[usize::from(MPBB_R[usize::from(x)])], x);
             assert_eq!(MPBB_S[usize::from(MPBB_S[usize::from(x)])], x);
         }
+    }
+
+    #[test]
+    fn permute_decode_into_appends_what_permute_decode_gives() {
+        let stored: Vec<u8> = (0..=255u8).rev().collect();
+        let mut in_place = stored.clone();
+        permute_decode(&mut in_place);
+        let mut out = b"kept".to_vec();
+        permute_decode_into(&stored, &mut out);
+        assert_eq!(&out[..4], b"kept");
+        assert_eq!(&out[4..], &in_place[..]);
     }
 
     #[test]

@@ -419,8 +419,9 @@ impl Ndb {
         self.read_block_entry(&e)
     }
 
-    /// Reads a block from its BBT entry (see [`Ndb::read_block`]).
-    pub fn read_block_entry(&self, e: &BlockEntry) -> Result<BlockData<'_>, NdbError> {
+    /// The stored bytes of a block, after the trailer and CRC checks (mismatches are
+    /// warnings, MS-PST 2.2.2.8.1).
+    fn checked_block(&self, e: &BlockEntry) -> Result<&[u8], NdbError> {
         let f = self.format();
         let cb = usize::from(e.cb);
         let stored = self.slice("block", e.ib, cb)?;
@@ -463,24 +464,77 @@ impl Ndb {
                 }
             }
         }
-        let mut data: Cow<'_, [u8]> = Cow::Borrowed(stored);
-        if f == Format::Unicode4k && e.inflated != e.cb && e.inflated != 0 {
-            data = Cow::Owned(self.inflate(stored, usize::from(e.inflated), e)?);
+        Ok(stored)
+    }
+
+    /// Reads a block from its BBT entry (see [`Ndb::read_block`]).
+    pub fn read_block_entry(&self, e: &BlockEntry) -> Result<BlockData<'_>, NdbError> {
+        let stored = self.checked_block(e)?;
+        if self.is_deflated(e) {
+            let mut data = self.inflate(stored, usize::from(e.inflated), e)?;
+            self.decode_in_place(e, &mut data)?;
+            return Ok(Cow::Owned(data));
         }
-        if e.bid & 2 == 0 {
-            match self.header.crypt {
-                CryptMethod::None => {}
-                CryptMethod::Permute => crypt::permute_decode(data.to_mut()),
-                CryptMethod::Cyclic => crypt::cyclic(data.to_mut(), e.bid as u32),
-                CryptMethod::Unknown(m) => {
-                    return Err(NdbError::UnknownCrypt {
-                        bid: e.bid,
-                        method: m,
-                    });
-                }
+        if e.bid & 2 != 0 || self.header.crypt == CryptMethod::None {
+            return Ok(Cow::Borrowed(stored));
+        }
+        let mut data = Vec::with_capacity(stored.len());
+        self.append_decoded(e, stored, &mut data)?;
+        Ok(Cow::Owned(data))
+    }
+
+    /// Appends the decoded bytes of data block `e` to `out`, decoding while copying (one pass
+    /// over the bytes instead of a copy and then an in-place decode).
+    fn append_block(&self, e: &BlockEntry, out: &mut Vec<u8>) -> Result<(), NdbError> {
+        let stored = self.checked_block(e)?;
+        if self.is_deflated(e) {
+            let mut data = self.inflate(stored, usize::from(e.inflated), e)?;
+            self.decode_in_place(e, &mut data)?;
+            out.extend_from_slice(&data);
+            return Ok(());
+        }
+        self.append_decoded(e, stored, out)
+    }
+
+    /// A 4K-page OST block stored DEFLATE-compressed (format notes §6.2).
+    fn is_deflated(&self, e: &BlockEntry) -> bool {
+        self.format() == Format::Unicode4k && e.inflated != e.cb && e.inflated != 0
+    }
+
+    /// Undoes the file's encoding on data block `e` in place; internal blocks are not encoded
+    /// (MS-PST 5).
+    fn decode_in_place(&self, e: &BlockEntry, data: &mut [u8]) -> Result<(), NdbError> {
+        if e.bid & 2 != 0 {
+            return Ok(());
+        }
+        match self.header.crypt {
+            CryptMethod::None => {}
+            CryptMethod::Permute => crypt::permute_decode(data),
+            CryptMethod::Cyclic => crypt::cyclic(data, e.bid as u32),
+            CryptMethod::Unknown(m) => {
+                return Err(NdbError::UnknownCrypt {
+                    bid: e.bid,
+                    method: m,
+                });
             }
         }
-        Ok(data)
+        Ok(())
+    }
+
+    /// Appends `stored`, the bytes of block `e` as stored, to `out` with the encoding undone.
+    fn append_decoded(
+        &self,
+        e: &BlockEntry,
+        stored: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), NdbError> {
+        if e.bid & 2 == 0 && self.header.crypt == CryptMethod::Permute {
+            crypt::permute_decode_into(stored, out);
+            return Ok(());
+        }
+        let start = out.len();
+        out.extend_from_slice(stored);
+        self.decode_in_place(e, out.get_mut(start..).unwrap_or(&mut []))
     }
 
     fn inflate(&self, stored: &[u8], size: usize, e: &BlockEntry) -> Result<Vec<u8>, NdbError> {
@@ -524,21 +578,27 @@ impl Ndb {
     pub fn read_data_tree(&self, bid: u64) -> Result<Vec<BlockData<'_>>, NdbError> {
         let mut out = Vec::new();
         let mut total: u64 = 0;
-        self.collect_data_tree(bid, 0, &mut out, &mut total)?;
+        self.collect_data_tree(bid, 0, &mut total, &mut |e| {
+            let data = self.read_block_entry(e)?;
+            let n = data.len();
+            out.push(data);
+            Ok(n)
+        })?;
         Ok(out)
     }
 
-    fn collect_data_tree<'a>(
-        &'a self,
+    /// Walks the data tree at `bid`, calling `leaf` on each data block in order; `leaf`
+    /// returns the number of bytes the block gave, counted against the allocation limit.
+    fn collect_data_tree(
+        &self,
         bid: u64,
         depth: u32,
-        out: &mut Vec<BlockData<'a>>,
         total: &mut u64,
+        leaf: &mut dyn FnMut(&BlockEntry) -> Result<usize, NdbError>,
     ) -> Result<(), NdbError> {
         let e = self.lookup_block(bid)?;
-        let data = self.read_block_entry(&e)?;
         if bid & 2 == 0 {
-            *total += data.len() as u64;
+            *total += leaf(&e)? as u64;
             if !self.limits.allows_allocation(*total) {
                 return Err(NdbError::Limit {
                     what: "data tree size",
@@ -546,9 +606,9 @@ impl Ndb {
                     value: *total,
                 });
             }
-            out.push(data);
             return Ok(());
         }
+        let data = self.read_block_entry(&e)?;
         // Internal block: XBLOCK (cLevel 1) or XXBLOCK (cLevel 2).
         let btype = data.first().copied().unwrap_or(0);
         let level = data.get(1).copied().unwrap_or(0);
@@ -583,7 +643,7 @@ impl Ndb {
         for i in 0..cent.min(avail) {
             let child = btree::id_at(&data, 8 + i * ks, ks);
             if level == 2 {
-                self.collect_data_tree(child, depth + 1, out, total)?;
+                self.collect_data_tree(child, depth + 1, total, leaf)?;
             } else {
                 // Children of an XBLOCK must be data blocks.
                 if child & 2 != 0 {
@@ -593,7 +653,7 @@ impl Ndb {
                         value: child,
                     });
                 }
-                self.collect_data_tree(child, depth + 1, out, total)?;
+                self.collect_data_tree(child, depth + 1, total, leaf)?;
             }
         }
         Ok(())
@@ -612,20 +672,25 @@ impl Ndb {
                 }
             }
         }
-        let parts = self.read_data_tree(bid)?;
-        if parts.len() == 1 {
-            let one = parts
-                .into_iter()
-                .next()
-                .map(Cow::into_owned)
-                .unwrap_or_default();
-            return Ok(Blob::from_vec(one));
+        // Every block is decoded straight into the one output buffer: no per-block copies.
+        // An XBLOCK or XXBLOCK root states the total size (lcbTotal, MS-PST 2.2.2.8.3.2); it
+        // sizes the buffer when it is no larger than the file and the allocation limit allows
+        // it (a lie only costs a reallocation).
+        let mut v = Vec::new();
+        if bid & 2 != 0
+            && let Ok(root) = self.read_block(bid)
+        {
+            let claimed = u64::from(btree::le32(&root, 4));
+            if claimed <= self.bytes().len() as u64 && self.limits.allows_allocation(claimed) {
+                v.reserve(usize::try_from(claimed).unwrap_or(0));
+            }
         }
-        let n: usize = parts.iter().map(|p| p.len()).sum();
-        let mut v = Vec::with_capacity(n);
-        for p in parts {
-            v.extend_from_slice(&p);
-        }
+        let mut total: u64 = 0;
+        self.collect_data_tree(bid, 0, &mut total, &mut |e| {
+            let before = v.len();
+            self.append_block(e, &mut v)?;
+            Ok(v.len() - before)
+        })?;
         Ok(Blob::from_vec(v))
     }
 
