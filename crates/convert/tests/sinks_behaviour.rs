@@ -422,3 +422,82 @@ proptest! {
         prop_assert_eq!(parsed.attachment(0).unwrap().contents(), data);
     }
 }
+
+/// The EML sink renders straight into its files: the bytes are those `render_message` gives,
+/// the byte count is reported, and a message that cannot be rendered (nested too deep) leaves
+/// no file and does not use up a number.
+#[test]
+fn eml_files_are_streamed_and_unrenderable_messages_leave_nothing() {
+    use mailmig_convert::sinks::mime::{MAX_EMBEDDING_DEPTH, MessagePlace, render_message};
+    use mailmig_ir::{AttachmentKind, SinkError};
+    let po = PostOffice {
+        name: "p".into(),
+        ..PostOffice::default()
+    };
+    let mb = MailboxInfo {
+        key: "k".into(),
+        display_name: "K".into(),
+        ..MailboxInfo::default()
+    };
+    let big = Message {
+        subject: Some("big".into()),
+        attachments: vec![Attachment {
+            name: Some("a.bin".into()),
+            content: AttachmentContent::Data(Blob::from_vec(
+                (0..300_000u32).map(|i| (i % 251) as u8).collect(),
+            )),
+            ..Attachment::default()
+        }],
+        ..Message::default()
+    };
+    let mut deep = Message::default();
+    for _ in 0..=MAX_EMBEDDING_DEPTH + 1 {
+        deep = Message {
+            attachments: vec![Attachment {
+                kind: AttachmentKind::EmbeddedMessage,
+                content: AttachmentContent::Message(Box::new(deep)),
+                ..Attachment::default()
+            }],
+            ..Message::default()
+        };
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("k");
+    std::fs::create_dir(&dir).unwrap();
+    let sink = builtin_sink("eml").unwrap();
+    let ctx = mailmig_ir::MailboxContext {
+        post_office: &po,
+        mailbox: &mb,
+        folders: &[],
+        dir_name: "k",
+        no_mail: false,
+    };
+    let mut w = sink.open_mailbox(ctx, &dir).unwrap();
+    assert!(matches!(
+        w.write_message(&deep),
+        Err(SinkError::Unrepresentable(_))
+    ));
+    w.write_message(&big).unwrap();
+    assert!(matches!(
+        w.write_message(&deep),
+        Err(SinkError::Unrepresentable(_))
+    ));
+    let stats = w.finish().unwrap();
+    let names: Vec<String> = sinks_common::files(&dir)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["Inbox/000001.eml"]);
+    let written = std::fs::read(dir.join("Inbox/000001.eml")).unwrap();
+    // The unrenderable message still took sequence number 0 of the mailbox.
+    let want = render_message(
+        &big,
+        MessagePlace {
+            mailbox_key: "k",
+            seq: 1,
+        },
+    )
+    .unwrap();
+    assert_eq!(written, want.bytes);
+    assert_eq!(stats.bytes, written.len() as u64);
+}

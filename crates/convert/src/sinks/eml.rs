@@ -7,13 +7,34 @@
 //! exists ([`super::layout`]). Files have CRLF line ends as RFC 5322 wants and as `.eml`
 //! readers (Outlook, Thunderbird) expect; content is rendered by [`super::mime`].
 
+use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use mail_builder::IoWriter;
 use mailmig_ir::{MailboxContext, MailboxWriter, Message, Sink, SinkError, WrittenStats};
 
 use super::layout::FolderLayout;
-use super::mime::{MessagePlace, render_message};
-use super::{create_dir_all, path_component, write_file};
+use super::mime::{MessagePlace, render_message_to};
+use super::{create_dir_all, path_component};
+
+/// A file that counts the bytes written to it.
+struct Counted {
+    inner: File,
+    n: u64,
+}
+
+impl Write for Counted {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let k = self.inner.write(buf)?;
+        self.n += k as u64;
+        Ok(k)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
 
 /// Writes each message as a `.eml` file (`--to eml`).
 #[derive(Clone, Copy, Debug, Default)]
@@ -69,13 +90,10 @@ impl Sink for EmlSink {
 
 impl MailboxWriter for EmlWriter<'_> {
     fn write_message(&mut self, message: &Message) -> Result<(), SinkError> {
-        let rendered = render_message(
-            message,
-            MessagePlace {
-                mailbox_key: self.key,
-                seq: self.seq,
-            },
-        )?;
+        let place = MessagePlace {
+            mailbox_key: self.key,
+            seq: self.seq,
+        };
         self.seq += 1;
         let slot = self.layout.slot_for(message.folder.as_deref());
         let (Some(dir), Some(counter)) = (self.dirs.get(slot), self.counters.get_mut(slot)) else {
@@ -84,10 +102,26 @@ impl MailboxWriter for EmlWriter<'_> {
             )));
         };
         *counter += 1;
-        write_file(&dir.join(format!("{:06}.eml", *counter)), &rendered.bytes)?;
+        // Rendered straight into the file: a message with large attachments is never held
+        // whole in memory.
+        let path = dir.join(format!("{:06}.eml", *counter));
+        let file = File::create(&path).map_err(|e| SinkError::io(&path, e))?;
+        let mut out = IoWriter::new(Counted { inner: file, n: 0 });
+        let rendered = render_message_to(message, place, &mut out)
+            .and_then(|_| out.finish().map_err(|e| SinkError::io(&path, e)));
+        let written = match rendered {
+            Ok(w) => w,
+            Err(e) => {
+                // Nothing of a message that could not be written is left behind, and its
+                // number is free for the next one (as when rendering came first).
+                let _ = std::fs::remove_file(&path);
+                *counter -= 1;
+                return Err(e);
+            }
+        };
         self.stats.messages += 1;
         self.stats.attachments += message.tally().attachments;
-        self.stats.bytes += rendered.bytes.len() as u64;
+        self.stats.bytes += written.n;
         Ok(())
     }
 

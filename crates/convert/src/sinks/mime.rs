@@ -47,6 +47,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use base64::Engine as _;
+use mail_builder::Writer;
 use mail_builder::headers::address::Address as MbAddress;
 use mail_builder::headers::content_type::ContentType;
 use mail_builder::headers::message_id::MessageId;
@@ -100,10 +101,22 @@ impl Rendered {
 /// Errors with [`SinkError::Unrepresentable`] when embedded messages nest deeper than
 /// [`MAX_EMBEDDING_DEPTH`].
 pub fn render_message(message: &Message, place: MessagePlace<'_>) -> Result<Rendered, SinkError> {
-    let identity = message_identity(message, place);
     let mut bytes = Vec::with_capacity(estimate_len(message));
-    write_message(message, &identity, 0, &mut bytes)?;
+    let identity = render_message_to(message, place, &mut bytes)?;
     Ok(Rendered { bytes, identity })
+}
+
+/// Renders `message` as [`render_message`] does, into `out` (for example an
+/// [`mail_builder::IoWriter`] over a file, so a large message is never held whole in memory);
+/// returns the identity digest.
+pub fn render_message_to(
+    message: &Message,
+    place: MessagePlace<'_>,
+    out: &mut impl Writer,
+) -> Result<[u8; 32], SinkError> {
+    let identity = message_identity(message, place);
+    write_message(message, &identity, 0, out)?;
+    Ok(identity)
 }
 
 fn estimate_len(message: &Message) -> usize {
@@ -178,13 +191,13 @@ fn hex_upper(bytes: &[u8]) -> String {
     s
 }
 
-fn put_header(out: &mut Vec<u8>, name: &str, value: impl Into<HeaderType<'static>>) {
+fn put_header(out: &mut impl Writer, name: &str, value: impl Into<HeaderType<'static>>) {
     put_header_ref(out, name, &value.into());
 }
 
-fn put_header_ref(out: &mut Vec<u8>, name: &str, value: &HeaderType<'_>) {
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b": ");
+fn put_header_ref(out: &mut impl Writer, name: &str, value: &HeaderType<'_>) {
+    out.write(name.as_bytes());
+    out.write(b": ");
     value.write_header(out, name.len() + 2);
 }
 
@@ -192,7 +205,7 @@ fn write_message(
     message: &Message,
     identity: &[u8; 32],
     depth: u32,
-    out: &mut Vec<u8>,
+    out: &mut impl Writer,
 ) -> Result<(), SinkError> {
     if depth > MAX_EMBEDDING_DEPTH {
         return Err(SinkError::Unrepresentable(format!(
@@ -218,14 +231,14 @@ fn write_message(
     Ok(())
 }
 
-fn write_headers(message: &Message, identity: &[u8; 32], out: &mut Vec<u8>) {
+fn write_headers(message: &Message, identity: &[u8; 32], out: &mut impl Writer) {
     let mut original_b64 = None;
     if let Some(raw) = message.headers.as_deref().filter(|h| !h.trim().is_empty()) {
         match sane_header_fields(raw) {
             Some(fields) => {
                 for f in fields {
-                    out.extend_from_slice(f.as_bytes());
-                    out.extend_from_slice(b"\r\n");
+                    out.write(f.as_bytes());
+                    out.write(b"\r\n");
                 }
             }
             None => {
@@ -312,17 +325,17 @@ fn write_headers(message: &Message, identity: &[u8; 32], out: &mut Vec<u8>) {
         );
     }
     if let Some(b64) = original_b64 {
-        out.extend_from_slice(b"X-Mailmig-Original-Headers:");
+        out.write(b"X-Mailmig-Original-Headers:");
         for chunk in b64.as_bytes().chunks(76) {
-            out.extend_from_slice(b"\r\n ");
-            out.extend_from_slice(chunk);
+            out.write(b"\r\n ");
+            out.write(chunk);
         }
-        out.extend_from_slice(b"\r\n");
+        out.write(b"\r\n");
     }
-    out.extend_from_slice(b"MIME-Version: 1.0\r\n");
+    out.write(b"MIME-Version: 1.0\r\n");
 }
 
-fn write_id_headers(ids: &SourceIds, out: &mut Vec<u8>) {
+fn write_id_headers(ids: &SourceIds, out: &mut impl Writer) {
     for (name, value) in id_headers(ids) {
         put_header_ref(out, name, &value);
     }
@@ -580,7 +593,7 @@ fn clean_mime_type(t: &str) -> Option<String> {
     (token(a) && token(b)).then(|| t.to_ascii_lowercase())
 }
 
-fn attachment_part<'x>(att: &Attachment, embedded: Option<&'x [u8]>) -> MimePart<'x> {
+fn attachment_part<'x>(att: &'x Attachment, embedded: Option<&'x [u8]>) -> MimePart<'x> {
     let name = att.name.as_deref().map(clean_text).map(|n| n.into_owned());
     let disposition = || {
         let d = ContentType::new(if att.inline { "inline" } else { "attachment" }.to_string());
@@ -589,6 +602,7 @@ fn attachment_part<'x>(att: &Attachment, embedded: Option<&'x [u8]>) -> MimePart
             _ => d,
         }
     };
+    let mut streamed = false;
     let mut part = match (&att.content, embedded) {
         (AttachmentContent::Message(_), Some(bytes)) => MimePart::new(
             ContentType::new("message/rfc822"),
@@ -605,15 +619,21 @@ fn attachment_part<'x>(att: &Attachment, embedded: Option<&'x [u8]>) -> MimePart
                 .as_deref()
                 .and_then(clean_mime_type)
                 .unwrap_or_else(|| default.to_string());
+            // mail_builder base64-encodes a binary body of a non-text type as it writes it, in
+            // pieces: the encoded attachment never exists whole in memory. A text/* body would
+            // be re-encoded by it (quoted-printable, line ends normalised), so text types keep
+            // their bytes exact through base64 done here, with the encoding named explicitly.
+            streamed = !ty.starts_with("text/");
             let mut ct = ContentType::new(ty);
             if let Some(n) = name.as_ref().filter(|n| !n.is_empty()) {
                 ct = ct.attribute("name", n.clone());
             }
-            MimePart::new(
-                ct,
-                BodyPart::Text(Cow::Owned(base64_lines(blob.as_bytes()))),
-            )
-            .header("Content-Disposition", disposition())
+            let body = if streamed {
+                BodyPart::Binary(Cow::Borrowed(blob.as_bytes()))
+            } else {
+                BodyPart::Text(Cow::Owned(base64_lines(blob.as_bytes())))
+            };
+            MimePart::new(ct, body).header("Content-Disposition", disposition())
         }
         _ => MimePart::new(
             ContentType::new("application/octet-stream"),
@@ -631,6 +651,10 @@ fn attachment_part<'x>(att: &Attachment, embedded: Option<&'x [u8]>) -> MimePart
     }
     for (n, v) in id_headers(&att.ids) {
         part = part.header(n, v);
+    }
+    if streamed {
+        // mail_builder writes `Content-Transfer-Encoding: base64` itself, after these headers.
+        return part;
     }
     let cte = match (&att.content, embedded) {
         (AttachmentContent::Message(_), Some(_)) => "7bit",
