@@ -10,7 +10,7 @@ Each round:
   mailmig  one `MAILMIG convert FILE... --to eml -o OUT --salvage [ARGS]` process for all files.
 
 Output directories are created and removed outside the timed part: deleting thousands of files
-costs the file system more than either tool spends, and would favour whichever runs second.
+can cost the file system more than either tool spends.
 
 Reported per round: wall time, user+system CPU (from os.wait4) and the wall-time ratio
 readpst / mailmig. Peak memory is measured in one more pass under GNU time (`/usr/bin/time -f
@@ -23,7 +23,8 @@ Usage: speed.py --mailmig PATH [--rounds N] [--scratch DIR] [--mailmig-arg ARG .
        outputs go, the system temporary directory by default. On a disk file system that has
        just deleted many files, creating files can be several times slower for a while (ext4's
        recently-deleted inode checks), which swamps small-file timings; a tmpfs such as
-       /dev/shm takes the file system out of the comparison.)
+       /dev/shm takes the file system out of the comparison. Pass mailmig options that start
+       with a dash as `--mailmig-arg=-j2`.)
 """
 
 import argparse
