@@ -602,6 +602,19 @@ proptest! {
     }
 }
 
+/// The node B-tree entries of the normal messages of a store, in NBT order.
+fn message_nodes(ndb: &mailmig_pst::ndb::Ndb) -> Vec<mailmig_pst::ndb::NodeEntry> {
+    let mut nodes = Vec::new();
+    ndb.walk_nodes(&mut |e| {
+        if mailmig_pst::ndb::nid_type(e.nid) == mailmig_pst::ndb::NID_TYPE_NORMAL_MESSAGE {
+            nodes.push(e);
+        }
+        true
+    })
+    .unwrap();
+    nodes
+}
+
 /// Bytes of a node's data tree and, recursively, of its subnodes' data trees.
 fn real_size(ndb: &mailmig_pst::ndb::Ndb, bid_data: u64, bid_sub: u64) -> u64 {
     let own: u64 = ndb
@@ -668,14 +681,7 @@ fn message_and_attachment_sizes_are_the_real_sizes() {
     );
     let store = mailmig_pst::open_store(&out, &OpenOptions::default()).unwrap();
     let ndb = store.ndb();
-    let mut nids = Vec::new();
-    ndb.walk_nodes(&mut |e| {
-        if e.nid & 0x1F == 0x04 {
-            nids.push(e);
-        }
-        true
-    })
-    .unwrap();
+    let nids = message_nodes(ndb);
     assert_eq!(nids.len(), 1);
     let e = nids[0];
     let props = store.read_pc(e.nid).unwrap();
@@ -773,19 +779,15 @@ fn text_derived_from_rtf_is_not_written_back() {
     let tmp = tempfile::tempdir().unwrap();
     let out = write_pst(tmp.path(), "rtf", &[], &[m, own, same], CryptMethod::None);
     let store = mailmig_pst::open_store(&out, &OpenOptions::default()).unwrap();
-    let mut nids = Vec::new();
-    store
-        .ndb()
-        .walk_nodes(&mut |e| {
-            if e.nid & 0x1F == 0x04 {
-                nids.push(e.nid);
-            }
-            true
-        })
-        .unwrap();
-    let has_body: Vec<bool> = nids
+    let has_body: Vec<bool> = message_nodes(store.ndb())
         .iter()
-        .map(|n| store.read_pc(*n).unwrap().iter().any(|p| p.id() == 0x1000))
+        .map(|e| {
+            store
+                .read_pc(e.nid)
+                .unwrap()
+                .iter()
+                .any(|p| p.id() == 0x1000)
+        })
         .collect();
     assert_eq!(has_body, vec![false, true, true]);
     let (_, msgs) = read_pst(&out, true).unwrap();
@@ -840,16 +842,8 @@ fn empty_text_body_is_kept_as_hid_null() {
     // The raw PC records (MS-PST 2.3.3.3): wPropId 0x1000, wPropType 0x001F, dwValueHnid 0.
     let store = mailmig_pst::open_store(&out, &OpenOptions::default()).unwrap();
     let ndb = store.ndb();
-    let mut entries = Vec::new();
-    ndb.walk_nodes(&mut |e| {
-        if e.nid & 0x1F == 0x04 {
-            entries.push(e);
-        }
-        true
-    })
-    .unwrap();
     let mut hnids = Vec::new();
-    for e in entries {
+    for e in message_nodes(ndb) {
         let subs = if e.bid_sub == 0 {
             Default::default()
         } else {
