@@ -70,23 +70,7 @@ fn generate_is_deterministic() {
 fn verify_reads_pst_output_and_catches_a_damaged_file() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let o = run(&[
-        "generate",
-        "--format",
-        "pst",
-        "--users",
-        "3",
-        "--messages",
-        "12",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    generate("pst", &out, 3, 12);
     let o = run(&["verify", "--json", out.to_str().unwrap()]);
     assert_eq!(
         o.status.code(),

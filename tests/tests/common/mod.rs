@@ -120,10 +120,15 @@ pub fn report(out: &Path) -> serde_json::Value {
 
 /// Generates a synthetic post office as JSON Lines into `dir` via the CLI.
 pub fn generate_jsonl(dir: &Path, users: u32, messages: u32) {
+    generate("jsonl", dir, users, messages);
+}
+
+/// Generates a synthetic post office in `format` into `dir` via the CLI; it must exit 0.
+pub fn generate(format: &str, dir: &Path, users: u32, messages: u32) {
     let o = run(&[
         "generate",
         "--format",
-        "jsonl",
+        format,
         "--users",
         &users.to_string(),
         "--messages",
