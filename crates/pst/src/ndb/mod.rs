@@ -486,13 +486,12 @@ impl Ndb {
     /// Appends the decoded bytes of data block `e` to `out`, decoding while copying (one pass
     /// over the bytes instead of a copy and then an in-place decode).
     fn append_block(&self, e: &BlockEntry, out: &mut Vec<u8>) -> Result<(), NdbError> {
-        let stored = self.checked_block(e)?;
         if self.is_deflated(e) {
-            let mut data = self.inflate(stored, usize::from(e.inflated), e)?;
-            self.decode_in_place(e, &mut data)?;
-            out.extend_from_slice(&data);
+            // Inflating makes an owned copy anyway; decode it in place, as a single read does.
+            out.extend_from_slice(&self.read_block_entry(e)?);
             return Ok(());
         }
+        let stored = self.checked_block(e)?;
         self.append_decoded(e, stored, out)
     }
 
