@@ -138,8 +138,9 @@ struct Decoder {
     scratch: std::cell::RefCell<Vec<u8>>,
 }
 
-/// Largest scratch buffer a [`Decoder`] keeps between calls (bigger ones are freed after use).
-const SCRATCH_KEPT: usize = 1 << 20;
+/// Input bytes a [`Decoder`] expands at a time through a [`ByteTable`]; its scratch buffer is
+/// never larger than three times this plus [`WINDOW`] (192 KiB and 40 bytes).
+const CHUNK: usize = 64 * 1024;
 
 /// A single-byte code page as tables of UTF-8 encodings:
 ///
@@ -278,32 +279,45 @@ impl Decoder {
             return codepage::decode_checked(bytes, self.code_page);
         };
         if bytes.is_ascii()
-            && let Ok(s) = simdutf8::basic::from_utf8(bytes)
+            && let Ok(s) = std::str::from_utf8(bytes)
         {
             return (std::borrow::Cow::Borrowed(s), false);
         }
-        // The output goes to a scratch buffer kept between calls (zeroed only when it grows),
-        // then is copied once into a string of the exact length.
-        let need = bytes.len().saturating_mul(3).saturating_add(WINDOW);
+        // The text is expanded [`CHUNK`] input bytes at a time into a scratch buffer kept
+        // between calls (zeroed only when it first grows), and each validated piece is appended
+        // to the string: the scratch stays at most three times a chunk however long the text.
         let mut fresh = Vec::new();
         let mut kept = self.scratch.try_borrow_mut();
         let out = match kept.as_deref_mut() {
             Ok(v) => v,
             Err(_) => &mut fresh,
         };
+        let need = bytes
+            .len()
+            .min(CHUNK)
+            .saturating_mul(3)
+            .saturating_add(WINDOW);
         if out.len() < need {
             out.resize(need, 0);
         }
-        let Some((at, flags)) = t.expand(bytes, out) else {
-            // Unreachable with the size above; the IR decoder gives the same text.
-            return codepage::decode_checked(bytes, self.code_page);
-        };
-        let done = out.get(..at).unwrap_or(&[]);
-        let text = simdutf8::basic::from_utf8(done)
-            .map(str::to_owned)
-            .unwrap_or_else(|_| String::from_utf8_lossy(done).into_owned());
-        if out.len() > SCRATCH_KEPT {
-            *out = Vec::new();
+        let chunks = bytes.len().div_ceil(CHUNK);
+        let mut text = String::new();
+        let mut flags = 0u8;
+        for chunk in bytes.chunks(CHUNK) {
+            let Some((at, f)) = t.expand(chunk, out) else {
+                // Unreachable with the size above; the IR decoder gives the same text.
+                return codepage::decode_checked(bytes, self.code_page);
+            };
+            flags |= f;
+            let done = out.get(..at).unwrap_or(&[]);
+            if text.capacity() == 0 {
+                // The first chunk's growth sizes the whole text (exactly, for one chunk).
+                text.reserve_exact(at.saturating_mul(chunks));
+            }
+            match simdutf8::basic::from_utf8(done) {
+                Ok(s) => text.push_str(s),
+                Err(_) => text.push_str(&String::from_utf8_lossy(done)),
+            }
         }
         (std::borrow::Cow::Owned(text), flags & LOSSY != 0)
     }
@@ -314,8 +328,8 @@ impl Decoder {
 /// Holds the input as [`SharedBytes`] (normally a memory map) and hands out attachment data as
 /// [`Blob`] windows into it. Never panics, never loops without progress: every step either
 /// consumes a line or stops. With a single-byte code page it keeps a decoding scratch buffer of
-/// three bytes per byte of the longest text decoded so far, up to 1 MiB (a longer text's buffer
-/// is freed after use).
+/// three bytes per byte of the longest text decoded so far, up to 192 KiB (longer texts are
+/// decoded through it in pieces).
 pub struct ExportReader {
     owner: SharedBytes,
     pos: usize,
@@ -1506,16 +1520,33 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn scratch_is_kept_small_and_reused() {
+    fn long_texts_are_decoded_in_pieces_through_a_bounded_scratch() {
         let d = Decoder::new(850);
         let small = b"caf\x82".repeat(100);
         assert_eq!(d.decode(&small).0, "café".repeat(100));
-        let kept = d.scratch.borrow().len();
-        assert!(kept >= small.len() * 3);
-        // A text needing more than SCRATCH_KEPT is decoded, then its buffer is freed.
-        let big = b"\x82".repeat(SCRATCH_KEPT / 3 + 1);
-        assert_eq!(d.decode(&big).0.chars().count(), big.len());
-        assert_eq!(d.scratch.borrow().len(), 0);
+        assert!(d.scratch.borrow().len() >= small.len() * 3);
+        // Three and a half chunks, with a two-byte character and an undefined-free mix on every
+        // chunk boundary region: the same text as the IR decoder, through a scratch buffer
+        // that never grows past one chunk's worth.
+        let big: Vec<u8> = b"ab\x82c\xdb\x9c\x81z"
+            .iter()
+            .copied()
+            .cycle()
+            .take(CHUNK * 7 / 2 + 3)
+            .collect();
+        let (text, lossy) = d.decode(&big);
+        let (want, want_lossy) = codepage::decode_checked(&big, 850);
+        assert_eq!((text.as_ref(), lossy), (want.as_ref(), want_lossy));
+        // Sized from the first chunk: at most one chunk's output more than needed.
+        let std::borrow::Cow::Owned(text) = text else {
+            panic!("non-ASCII text is decoded into a new string")
+        };
+        assert!(
+            text.capacity() - text.len() <= CHUNK * 3,
+            "{}",
+            text.capacity()
+        );
+        assert!(d.scratch.borrow().len() <= CHUNK * 3 + WINDOW);
         assert_eq!(d.decode(&small).0, "café".repeat(100));
     }
 
