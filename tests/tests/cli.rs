@@ -111,4 +111,41 @@ fn verify_reads_pst_output_and_catches_a_damaged_file() {
             .contains("node B-tree walk failed")),
         "{skipped:?}"
     );
+    // `inspect` reads it as convert does: the failed walk is an error with its offset, and
+    // the exit status is 1, not a clean description of an empty store.
+    let o = run(&["inspect", pst.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("ERROR   pst.nbt-walk [") && l.contains(".pst @ ")),
+        "{text}"
+    );
+}
+
+/// A PST cut short after its node B-tree root: salvage mode finds an older root by scanning
+/// and describes the store, but `convert` without `--salvage` cannot walk the tree. `inspect`
+/// says so as an error with the offset and exits 1; with `--salvage` it exits 0.
+#[test]
+fn inspect_reports_a_node_btree_cut_short_as_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(repo().join("corpus/pst/tika_testPST.pst")).unwrap();
+    let cut = tmp.path().join("cut.pst");
+    std::fs::write(&cut, &bytes[..200_000]).unwrap();
+    let o = run(&["inspect", cut.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    let error = text
+        .lines()
+        .find(|l| l.contains("ERROR   pst.nbt-walk"))
+        .unwrap_or_else(|| panic!("no walk error in {text}"));
+    assert!(error.contains("cut.pst @ 292352"), "{error}");
+    assert!(text.contains("pst.roots-recovered"), "{text}");
+    let o = run(&["inspect", "--salvage", cut.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
 }

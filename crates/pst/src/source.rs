@@ -71,15 +71,7 @@ fn file_name(path: &Path) -> String {
 }
 
 fn ndb_error(path: &Path, e: NdbError) -> SourceError {
-    let offset = match &e {
-        NdbError::Truncated { offset, .. }
-        | NdbError::Field { offset, .. }
-        | NdbError::HeaderCrc { offset, .. }
-        | NdbError::Limit { offset, .. }
-        | NdbError::Cycle { offset, .. }
-        | NdbError::Inflate { offset, .. } => *offset,
-        _ => 0,
-    };
+    let offset = e.offset().unwrap_or(0);
     SourceError::format(file_name(path), offset, e.to_string())
 }
 
@@ -131,22 +123,37 @@ impl Driver for PstDriver {
         let mut salvage_opts = options.clone();
         salvage_opts.salvage = true;
         let mut findings = Vec::new();
-        // Strict first, to report a damaged header as an error, then open in salvage mode.
-        if let Err(e) = open_store(path, options)
-            && !options.salvage
-        {
-            findings.push(
-                Finding::new(
-                    Severity::Error,
-                    "pst.open-strict",
-                    format!("{e} (salvage mode can open it)"),
-                )
-                .in_file(file.clone()),
-            );
+        let budget = Budget::new(options.limits.mailbox_time_budget);
+        // Strict first, as `convert` without `--salvage` reads the file: a damaged header, or a
+        // node B-tree that cannot be walked to the end, is an error (convert exits 1 on it).
+        // Then the file is described as salvage mode reads it.
+        if !options.salvage {
+            match open_store(path, options) {
+                Err(e) => findings.push(
+                    Finding::new(
+                        Severity::Error,
+                        "pst.open-strict",
+                        format!("{e} (salvage mode can open it)"),
+                    )
+                    .in_file(file.clone()),
+                ),
+                Ok(strict) => {
+                    for w in strict.folder_tree(&budget)?.warnings {
+                        if w.code == NBT_WALK_FAILED {
+                            let mut f = warning_finding(w);
+                            f.severity = Severity::Error;
+                            f.message.push_str(
+                                "; convert skips the messages listed only in the unreadable \
+                                 part (salvage mode recovers what a scan of the file finds)",
+                            );
+                            findings.push(f);
+                        }
+                    }
+                }
+            }
         }
         let store = open_store(path, &salvage_opts)?;
         let h = store.ndb().header().clone();
-        let budget = Budget::new(options.limits.mailbox_time_budget);
         let tree = store.folder_tree(&budget)?;
         let mut folders_json = Vec::new();
         let mut total = 0usize;
@@ -166,7 +173,12 @@ impl Driver for PstDriver {
             .into_iter()
             .chain(tree.warnings.clone())
         {
-            findings.push(warning_finding(w));
+            let mut f = warning_finding(w);
+            if f.code == NBT_WALK_FAILED {
+                // Even salvage mode cannot list what is past the failure.
+                f.severity = Severity::Error;
+            }
+            findings.push(f);
         }
         if !tree.orphans.is_empty() {
             findings.push(
@@ -339,16 +351,18 @@ impl Source for PstSource {
         let mut lost: Vec<SkippedItem> = Vec::new();
         for w in &tree.warnings {
             if w.code == NBT_WALK_FAILED && !self.options.no_mail {
-                lost.push(
-                    SkippedItem::new(
-                        "folder",
-                        format!(
-                            "{}; messages listed only in the unreadable part cannot be found",
-                            w.message
-                        ),
-                    )
-                    .in_file(store.ndb().file().to_string()),
-                );
+                let mut item = SkippedItem::new(
+                    "folder",
+                    format!(
+                        "{}; messages listed only in the unreadable part cannot be found",
+                        w.message
+                    ),
+                )
+                .in_file(store.ndb().file().to_string());
+                if let Some(offset) = w.offset {
+                    item = item.at(offset);
+                }
+                lost.push(item);
             } else {
                 warnings.push(w.clone());
             }

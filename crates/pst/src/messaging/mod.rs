@@ -252,11 +252,12 @@ impl PstStore {
             return Err(i);
         }
         if let Err(e) = walked {
-            warn(
-                &mut tree,
-                NBT_WALK_FAILED,
-                format!("node B-tree walk failed: {e}"),
-            );
+            let mut w = Warning::new(NBT_WALK_FAILED, format!("node B-tree walk failed: {e}"))
+                .in_file(file.clone());
+            if let Some(offset) = e.offset() {
+                w = w.at(offset);
+            }
+            tree.warnings.push(w);
         }
         for (p, n) in msg_parent {
             tree.children.entry(p).or_default().push(n);

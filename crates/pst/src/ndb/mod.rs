@@ -110,6 +110,23 @@ pub enum NdbError {
     },
 }
 
+impl NdbError {
+    /// The file offset the error names, when it names one.
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            NdbError::Truncated { offset, .. }
+            | NdbError::Field { offset, .. }
+            | NdbError::HeaderCrc { offset, .. }
+            | NdbError::Limit { offset, .. }
+            | NdbError::Cycle { offset, .. }
+            | NdbError::Inflate { offset, .. } => Some(*offset),
+            NdbError::BidNotFound { .. }
+            | NdbError::NidNotFound { .. }
+            | NdbError::UnknownCrypt { .. } => None,
+        }
+    }
+}
+
 /// NID type: low 5 bits of a NID (MS-PST 2.2.2.1; format notes §4).
 pub fn nid_type(nid: u32) -> u8 {
     (nid & 0x1F) as u8
