@@ -423,11 +423,13 @@ proptest! {
     }
 }
 
-/// The EML sink renders straight into its files: the bytes are those `render_message` gives,
-/// the byte count is reported, and a message that cannot be rendered (nested too deep) leaves
-/// no file and does not use up a number.
+/// The file sinks render straight into their files: the bytes are those `render_message`
+/// gives (with the sink's line ends and framing), the byte count is reported, and a message
+/// that cannot be rendered (nested too deep) leaves nothing behind: no EML or Maildir file, no
+/// partial mbox entry, no number used up in EML.
 #[test]
-fn eml_files_are_streamed_and_unrenderable_messages_leave_nothing() {
+fn file_sinks_stream_and_unrenderable_messages_leave_nothing() {
+    use mailmig_convert::sinks::mbox::{append_mboxrd, from_line};
     use mailmig_convert::sinks::mime::{MAX_EMBEDDING_DEPTH, MessagePlace, render_message};
     use mailmig_ir::{AttachmentKind, SinkError};
     let po = PostOffice {
@@ -441,6 +443,10 @@ fn eml_files_are_streamed_and_unrenderable_messages_leave_nothing() {
     };
     let big = Message {
         subject: Some("big".into()),
+        body: mailmig_ir::Bodies {
+            text: Some("From the start\r\n>From quoted\r\nplain\r\n".into()),
+            ..mailmig_ir::Bodies::default()
+        },
         attachments: vec![Attachment {
             name: Some("a.bin".into()),
             content: AttachmentContent::Data(Blob::from_vec(
@@ -461,36 +467,8 @@ fn eml_files_are_streamed_and_unrenderable_messages_leave_nothing() {
             ..Message::default()
         };
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("k");
-    std::fs::create_dir(&dir).unwrap();
-    let sink = builtin_sink("eml").unwrap();
-    let ctx = mailmig_ir::MailboxContext {
-        post_office: &po,
-        mailbox: &mb,
-        folders: &[],
-        dir_name: "k",
-        no_mail: false,
-    };
-    let mut w = sink.open_mailbox(ctx, &dir).unwrap();
-    assert!(matches!(
-        w.write_message(&deep),
-        Err(SinkError::Unrepresentable(_))
-    ));
-    w.write_message(&big).unwrap();
-    assert!(matches!(
-        w.write_message(&deep),
-        Err(SinkError::Unrepresentable(_))
-    ));
-    let stats = w.finish().unwrap();
-    let names: Vec<String> = sinks_common::files(&dir)
-        .into_iter()
-        .map(|(n, _)| n)
-        .collect();
-    assert_eq!(names, ["Inbox/000001.eml"]);
-    let written = std::fs::read(dir.join("Inbox/000001.eml")).unwrap();
     // The unrenderable message still took sequence number 0 of the mailbox.
-    let want = render_message(
+    let rendered = render_message(
         &big,
         MessagePlace {
             mailbox_key: "k",
@@ -498,6 +476,66 @@ fn eml_files_are_streamed_and_unrenderable_messages_leave_nothing() {
         },
     )
     .unwrap();
-    assert_eq!(written, want.bytes);
-    assert_eq!(stats.bytes, written.len() as u64);
+    let lf = String::from_utf8(rendered.bytes.clone())
+        .unwrap()
+        .replace("\r\n", "\n");
+    assert!(lf.contains("\nFrom the start\n"), "{lf}");
+    let at = lf.find("\n\n").unwrap() + 1;
+    let mut mbox_entry = Vec::new();
+    append_mboxrd(
+        &mut mbox_entry,
+        &from_line(&big),
+        format!("{}Status: O\n{}", &lf[..at], &lf[at..]).as_bytes(),
+    );
+    let hash: String = rendered.identity_hex(16);
+    let cases: [(&str, &str, Vec<u8>); 3] = [
+        ("eml", "Inbox/000001.eml", rendered.bytes.clone()),
+        (
+            "maildir",
+            &format!("cur/000002.{hash}.mailmig:2,"),
+            lf.clone().into_bytes(),
+        ),
+        ("mbox", "Inbox.mbox", mbox_entry.clone()),
+    ];
+    for (sink_name, file, want) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("k");
+        std::fs::create_dir(&dir).unwrap();
+        let sink = builtin_sink(sink_name).unwrap();
+        let ctx = mailmig_ir::MailboxContext {
+            post_office: &po,
+            mailbox: &mb,
+            folders: &[],
+            dir_name: "k",
+            no_mail: false,
+        };
+        let mut w = sink.open_mailbox(ctx, &dir).unwrap();
+        assert!(matches!(
+            w.write_message(&deep),
+            Err(SinkError::Unrepresentable(_))
+        ));
+        w.write_message(&big).unwrap();
+        assert!(matches!(
+            w.write_message(&deep),
+            Err(SinkError::Unrepresentable(_))
+        ));
+        let stats = w.finish().unwrap();
+        let files = sinks_common::files(&dir);
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, [file], "{sink_name}");
+        let written = &files[0].1;
+        assert!(
+            written == &want,
+            "{sink_name}: {}",
+            String::from_utf8_lossy(written)
+        );
+        assert_eq!(stats.bytes, written.len() as u64, "{sink_name}");
+        assert_eq!(stats.messages, 1, "{sink_name}");
+    }
+    // mboxrd quoting reached the body: its first line gained a `>`, the quoted one another.
+    let entry = String::from_utf8(mbox_entry).unwrap();
+    assert!(
+        entry.contains("\n>From the start\n>>From quoted\n"),
+        "{entry}"
+    );
 }

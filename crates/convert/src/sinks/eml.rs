@@ -8,7 +8,6 @@
 //! readers (Outlook, Thunderbird) expect; content is rendered by [`super::mime`].
 
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use mail_builder::IoWriter;
@@ -16,25 +15,7 @@ use mailmig_ir::{MailboxContext, MailboxWriter, Message, Sink, SinkError, Writte
 
 use super::layout::FolderLayout;
 use super::mime::{MessagePlace, render_message_to};
-use super::{create_dir_all, path_component};
-
-/// A file that counts the bytes written to it.
-struct Counted {
-    inner: File,
-    n: u64,
-}
-
-impl Write for Counted {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let k = self.inner.write(buf)?;
-        self.n += k as u64;
-        Ok(k)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
+use super::{Counted, MESSAGE_BUFFER, create_dir_all, path_component};
 
 /// Writes each message as a `.eml` file (`--to eml`).
 #[derive(Clone, Copy, Debug, Default)]
@@ -106,7 +87,7 @@ impl MailboxWriter for EmlWriter<'_> {
         // whole in memory.
         let path = dir.join(format!("{:06}.eml", *counter));
         let file = File::create(&path).map_err(|e| SinkError::io(&path, e))?;
-        let mut out = IoWriter::new(Counted { inner: file, n: 0 });
+        let mut out = IoWriter::with_capacity(MESSAGE_BUFFER, Counted::new(file));
         let rendered = render_message_to(message, place, &mut out)
             .and_then(|_| out.finish().map_err(|e| SinkError::io(&path, e)));
         let written = match rendered {

@@ -18,17 +18,20 @@
 //! id or clock, so reruns give identical trees. Line ends are LF, as Maildir delivery agents
 //! write them.
 
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
+use mail_builder::IoWriter;
 use mailmig_ir::{
     MailboxContext, MailboxWriter, Message, MessageFlags, Sink, SinkError, WrittenStats,
 };
 use sha2::{Digest, Sha256};
 
 use super::layout::FolderLayout;
-use super::mime::{MessagePlace, render_message};
-use super::{create_dir_all, write_file};
+use super::mime::{MessagePlace, hex_lower, message_identity, render_with_identity_to};
+use super::{Counted, MESSAGE_BUFFER, create_dir_all, write_file};
 
 /// Writes each mailbox as a Maildir++ tree (`--to maildir`).
 #[derive(Clone, Copy, Debug, Default)]
@@ -133,22 +136,86 @@ fn make_maildir(dir: &Path, is_folder: bool) -> Result<(), SinkError> {
     Ok(())
 }
 
-/// Converts CRLF line ends to LF (other bytes unchanged).
-pub(crate) fn crlf_to_lf(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut rest = bytes;
-    while let Some(pos) = memchr::memchr(b'\r', rest) {
-        if rest.get(pos + 1) == Some(&b'\n') {
-            out.extend_from_slice(rest.get(..pos).unwrap_or_default());
-            out.push(b'\n');
-            rest = rest.get(pos + 2..).unwrap_or_default();
-        } else {
-            out.extend_from_slice(rest.get(..=pos).unwrap_or_default());
-            rest = rest.get(pos + 1..).unwrap_or_default();
+/// A writer that passes bytes on with every CRLF pair turned into LF (other bytes unchanged),
+/// the same for any split of the input into writes. A CR that ends a write is held until the
+/// next byte is known; [`CrlfToLf::finish`] passes on a CR still held.
+pub(crate) struct CrlfToLf<W: Write> {
+    inner: W,
+    held_cr: bool,
+}
+
+impl<W: Write> CrlfToLf<W> {
+    pub(crate) fn new(inner: W) -> Self {
+        Self {
+            inner,
+            held_cr: false,
         }
     }
-    out.extend_from_slice(rest);
-    out
+
+    /// Writes a CR still held and returns the inner writer.
+    pub(crate) fn finish(mut self) -> std::io::Result<W> {
+        if self.held_cr {
+            self.inner.write_all(b"\r")?;
+        }
+        Ok(self.inner)
+    }
+}
+
+impl<W: Write> Write for CrlfToLf<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut rest = buf;
+        if self.held_cr {
+            self.held_cr = false;
+            if let Some(after) = rest.strip_prefix(b"\n") {
+                self.inner.write_all(b"\n")?;
+                rest = after;
+            } else {
+                self.inner.write_all(b"\r")?;
+            }
+        }
+        while let Some(pos) = memchr::memchr(b'\r', rest) {
+            self.inner.write_all(rest.get(..pos).unwrap_or_default())?;
+            match rest.get(pos + 1) {
+                Some(b'\n') => {
+                    self.inner.write_all(b"\n")?;
+                    rest = rest.get(pos + 2..).unwrap_or_default();
+                }
+                Some(_) => {
+                    self.inner.write_all(b"\r")?;
+                    rest = rest.get(pos + 1..).unwrap_or_default();
+                }
+                None => {
+                    self.held_cr = true;
+                    rest = &[];
+                }
+            }
+        }
+        self.inner.write_all(rest)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Creates `path` and writes a rendering to it with LF line ends through a buffer; returns
+/// what `render` returned and the number of bytes in the file. On error the file may be left
+/// partly written: the caller removes it.
+fn write_streamed<T>(
+    path: &Path,
+    render: impl FnOnce(&mut IoWriter<CrlfToLf<Counted<BufWriter<File>>>>) -> Result<T, SinkError>,
+) -> Result<(T, u64), SinkError> {
+    let file = File::create(path).map_err(|e| SinkError::io(path, e))?;
+    let mut out = IoWriter::with_capacity(
+        MESSAGE_BUFFER,
+        CrlfToLf::new(Counted::new(BufWriter::with_capacity(MESSAGE_BUFFER, file))),
+    );
+    let value = render(&mut out)?;
+    let io = |e| SinkError::io(path, e);
+    let mut counted = out.finish().map_err(io)?.finish().map_err(io)?;
+    counted.flush().map_err(io)?;
+    Ok((value, counted.n))
 }
 
 struct MaildirWriter<'a> {
@@ -195,30 +262,40 @@ impl Sink for MaildirSink {
 
 impl MailboxWriter for MaildirWriter<'_> {
     fn write_message(&mut self, message: &Message) -> Result<(), SinkError> {
-        let rendered = render_message(
-            message,
-            MessagePlace {
-                mailbox_key: self.key,
-                seq: self.seq,
-            },
-        )?;
+        let place = MessagePlace {
+            mailbox_key: self.key,
+            seq: self.seq,
+        };
         self.seq += 1;
         let slot = self.layout.slot_for(message.folder.as_deref());
         let dir = self
             .dirs
             .get(slot)
             .ok_or_else(|| SinkError::Other(format!("no maildir for folder slot {slot}")))?;
+        // Rendered straight into its file in `cur/` (a message with large attachments is never
+        // held whole in memory). No `tmp/` step: the engine commits the mailbox directory as a
+        // whole, so no reader sees a file being written.
+        let identity = message_identity(message, place);
         let name = format!(
             "{:06}.{}.mailmig:2,{}",
             self.seq,
-            rendered.identity_hex(16),
+            hex_lower(identity.get(..8).unwrap_or_default()),
             maildir_flags(&message.flags)
         );
-        let bytes = crlf_to_lf(&rendered.bytes);
-        write_file(&dir.join("cur").join(name), &bytes)?;
+        let path = dir.join("cur").join(name);
+        let n = match write_streamed(&path, |out| {
+            render_with_identity_to(message, &identity, out)
+        }) {
+            Ok(((), n)) => n,
+            Err(e) => {
+                // Nothing of a message that could not be written is left behind.
+                let _ = std::fs::remove_file(&path);
+                return Err(e);
+            }
+        };
         self.stats.messages += 1;
         self.stats.attachments += message.tally().attachments;
-        self.stats.bytes += bytes.len() as u64;
+        self.stats.bytes += n;
         Ok(())
     }
 
@@ -228,8 +305,53 @@ impl MailboxWriter for MaildirWriter<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Converts CRLF line ends to LF (other bytes unchanged): the whole-buffer reference for
+    /// [`CrlfToLf`].
+    pub(crate) fn crlf_to_lf(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut rest = bytes;
+        while let Some(pos) = memchr::memchr(b'\r', rest) {
+            if rest.get(pos + 1) == Some(&b'\n') {
+                out.extend_from_slice(rest.get(..pos).unwrap_or_default());
+                out.push(b'\n');
+                rest = rest.get(pos + 2..).unwrap_or_default();
+            } else {
+                out.extend_from_slice(rest.get(..=pos).unwrap_or_default());
+                rest = rest.get(pos + 1..).unwrap_or_default();
+            }
+        }
+        out.extend_from_slice(rest);
+        out
+    }
+
+    /// Writes `data` through `w` in pieces ending at `cuts` (offsets, any order).
+    pub(crate) fn write_in_pieces(w: &mut impl Write, data: &[u8], cuts: &[usize]) {
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
+        cuts.push(data.len());
+        cuts.sort_unstable();
+        let mut at = 0;
+        for c in cuts {
+            w.write_all(&data[at..c]).unwrap();
+            at = c;
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn crlf_to_lf_streams_the_same_for_any_split(
+            data in proptest::collection::vec(
+                prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'a')], 0..64),
+            cuts in proptest::collection::vec(0usize..80, 0..8),
+        ) {
+            let mut w = CrlfToLf::new(Vec::new());
+            write_in_pieces(&mut w, &data, &cuts);
+            prop_assert_eq!(w.finish().unwrap(), crlf_to_lf(&data));
+        }
+    }
 
     #[test]
     fn flags_are_in_ascii_order() {

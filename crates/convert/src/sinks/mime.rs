@@ -115,8 +115,18 @@ pub fn render_message_to(
     out: &mut impl Writer,
 ) -> Result<[u8; 32], SinkError> {
     let identity = message_identity(message, place);
-    write_message(message, &identity, 0, out)?;
+    render_with_identity_to(message, &identity, out)?;
     Ok(identity)
+}
+
+/// Renders `message` as [`render_message_to`] does, with its identity digest already computed
+/// by [`message_identity`] (for a sink that names the file after it before writing).
+pub(crate) fn render_with_identity_to(
+    message: &Message,
+    identity: &[u8; 32],
+    out: &mut impl Writer,
+) -> Result<(), SinkError> {
+    write_message(message, identity, 0, out)
 }
 
 fn estimate_len(message: &Message) -> usize {
@@ -129,7 +139,7 @@ fn estimate_len(message: &Message) -> usize {
 
 /// SHA-256 over a version tag, the mailbox key and every source id of the message (or its
 /// position when it has none).
-fn message_identity(message: &Message, place: MessagePlace<'_>) -> [u8; 32] {
+pub(crate) fn message_identity(message: &Message, place: MessagePlace<'_>) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(b"mailmig-message-v1\0");
     h.update(place.mailbox_key.as_bytes());
@@ -175,7 +185,7 @@ fn child_identity(parent: &[u8; 32], index: usize, ids: &SourceIds) -> [u8; 32] 
     h.finalize().into()
 }
 
-fn hex_lower(bytes: &[u8]) -> String {
+pub(crate) fn hex_lower(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
         let _ = write!(s, "{b:02x}");

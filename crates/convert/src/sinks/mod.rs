@@ -54,6 +54,35 @@ pub(crate) fn path_component(name: &str) -> String {
     safe_component(name, MAX_COMPONENT, "folder")
 }
 
+/// Buffer size of the writers a message is rendered through, one set per message: small
+/// enough that allocating and freeing them for every message stays cheap, large enough that a
+/// typical message takes one or two writes.
+pub(crate) const MESSAGE_BUFFER: usize = 16 * 1024;
+
+/// A writer that counts the bytes written through it.
+pub(crate) struct Counted<W> {
+    pub(crate) inner: W,
+    pub(crate) n: u64,
+}
+
+impl<W> Counted<W> {
+    pub(crate) fn new(inner: W) -> Self {
+        Self { inner, n: 0 }
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let k = self.inner.write(buf)?;
+        self.n += k as u64;
+        Ok(k)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 pub(crate) fn create_dir_all(path: &Path) -> Result<(), SinkError> {
     fs::create_dir_all(path).map_err(|e| SinkError::io(path, e))
 }
