@@ -127,6 +127,7 @@ impl Driver for PstDriver {
         // Strict first, as `convert` without `--salvage` reads the file: a damaged header, or a
         // node B-tree that cannot be walked to the end, is an error (convert exits 1 on it).
         // Then the file is described as salvage mode reads it.
+        let mut strict_walk = Vec::new();
         if !options.salvage {
             match open_store(path, options) {
                 Err(e) => findings.push(
@@ -146,7 +147,7 @@ impl Driver for PstDriver {
                                 "; convert skips the messages listed only in the unreadable \
                                  part (salvage mode recovers what a scan of the file finds)",
                             );
-                            findings.push(f);
+                            strict_walk.push(f);
                         }
                     }
                 }
@@ -155,6 +156,14 @@ impl Driver for PstDriver {
         let store = open_store(path, &salvage_opts)?;
         let h = store.ndb().header().clone();
         let tree = store.folder_tree(&budget)?;
+        // A strict walk failure that salvage mode meets at the same place is reported once,
+        // below, as the salvage walk's.
+        findings.extend(strict_walk.into_iter().filter(|f| {
+            !tree
+                .warnings
+                .iter()
+                .any(|w| w.code == NBT_WALK_FAILED && w.offset == f.offset)
+        }));
         let mut folders_json = Vec::new();
         let mut total = 0usize;
         for f in &tree.folders {
