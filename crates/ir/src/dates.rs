@@ -277,8 +277,13 @@ pub const DEFAULT_YEAR_PIVOT: u8 = 70;
 pub fn parse_ccmail_date(text: &str, order: DateOrder, pivot: u8) -> Result<Timestamp, DateError> {
     let t = text.trim();
     match exact_ccmail_date(t.as_bytes()) {
-        Some(f) => ccmail_fields_to_timestamp(f, order, pivot)
-            .ok_or_else(|| DateError::Invalid(t.to_string())),
+        Some((a, b, y, hour, minute)) => ccmail_timestamp(
+            (a, b),
+            windowed_year(i32::from(y), pivot),
+            (hour, minute, 0),
+            order,
+        )
+        .ok_or_else(|| DateError::Invalid(t.to_string())),
         None => parse_ccmail_date_general(t, order, pivot),
     }
 }
@@ -326,21 +331,29 @@ fn exact_ccmail_date(b: &[u8]) -> Option<(u8, u8, u8, u8, u8)> {
     }
 }
 
-fn ccmail_fields_to_timestamp(
-    (a, b, y, hour, minute): (u8, u8, u8, u8, u8),
-    order: DateOrder,
-    pivot: u8,
-) -> Option<Timestamp> {
-    let year = if y < pivot {
-        2000 + i32::from(y)
+/// The year of a two-digit year `y` in the window that starts at `pivot` (`y < pivot` is
+/// 20yy, else 19yy).
+fn windowed_year(y: i32, pivot: u8) -> i32 {
+    if y < i32::from(pivot) {
+        2000 + y
     } else {
-        1900 + i32::from(y)
-    };
+        1900 + y
+    }
+}
+
+/// The local time (zone unknown) of date fields `(a, b)` in `order`, or `None` for an
+/// impossible date or time.
+fn ccmail_timestamp(
+    (a, b): (u8, u8),
+    year: i32,
+    (hour, minute, second): (u8, u8, u8),
+    order: DateOrder,
+) -> Option<Timestamp> {
     let (month, day) = match order {
         DateOrder::MonthDay => (a, b),
         DateOrder::DayMonth => (b, a),
     };
-    make_datetime(year, month, day, hour, minute, 0, 0).map(Timestamp::local_unknown_zone)
+    make_datetime(year, month, day, hour, minute, second, 0).map(Timestamp::local_unknown_zone)
 }
 
 /// [`parse_ccmail_date`] for every accepted form; `t` is already trimmed.
@@ -362,17 +375,9 @@ fn parse_ccmail_date_general(t: &str, order: DateOrder, pivot: u8) -> Result<Tim
     }
     let y: i32 = num(Some(y_text), t)?;
     let year = if y_text.len() == 2 {
-        if y < i32::from(pivot) {
-            2000 + y
-        } else {
-            1900 + y
-        }
+        windowed_year(y, pivot)
     } else {
         y
-    };
-    let (month, day) = match order {
-        DateOrder::MonthDay => (a, b),
-        DateOrder::DayMonth => (b, a),
     };
     let (mut hour, minute, second) = match time {
         None => (0, 0, 0),
@@ -398,8 +403,7 @@ fn parse_ccmail_date_general(t: &str, order: DateOrder, pivot: u8) -> Result<Tim
         Some("PM") => {}
         Some(_) => return Err(syntax()),
     }
-    make_datetime(year, month, day, hour, minute, second, 0)
-        .map(Timestamp::local_unknown_zone)
+    ccmail_timestamp((a, b), year, (hour, minute, second), order)
         .ok_or_else(|| DateError::Invalid(t.to_string()))
 }
 
