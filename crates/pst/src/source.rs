@@ -142,7 +142,6 @@ impl Driver for PstDriver {
                     for w in strict.folder_tree(&budget)?.warnings {
                         if w.code == NBT_WALK_FAILED {
                             let mut f = warning_finding(w);
-                            f.severity = Severity::Error;
                             f.message.push_str(
                                 "; convert skips the messages listed only in the unreadable \
                                  part (salvage mode recovers what a scan of the file finds)",
@@ -182,12 +181,7 @@ impl Driver for PstDriver {
             .into_iter()
             .chain(tree.warnings.clone())
         {
-            let mut f = warning_finding(w);
-            if f.code == NBT_WALK_FAILED {
-                // Even salvage mode cannot list what is past the failure.
-                f.severity = Severity::Error;
-            }
-            findings.push(f);
+            findings.push(warning_finding(w));
         }
         if !tree.orphans.is_empty() {
             findings.push(
@@ -249,8 +243,15 @@ impl Driver for PstDriver {
     }
 }
 
+/// A reader warning as an `inspect` finding. A node B-tree walk that failed is an error:
+/// the messages past the failure cannot be listed, in either mode (convert exits 1 on it).
 fn warning_finding(w: Warning) -> Finding {
-    let mut f = Finding::new(Severity::Warning, w.code, w.message);
+    let severity = if w.code == NBT_WALK_FAILED {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
+    let mut f = Finding::new(severity, w.code, w.message);
     f.file = w.file;
     f.offset = w.offset;
     f
