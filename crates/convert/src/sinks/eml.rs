@@ -7,15 +7,13 @@
 //! exists ([`super::layout`]). Files have CRLF line ends as RFC 5322 wants and as `.eml`
 //! readers (Outlook, Thunderbird) expect; content is rendered by [`super::mime`].
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use mail_builder::IoWriter;
 use mailmig_ir::{MailboxContext, MailboxWriter, Message, Sink, SinkError, WrittenStats};
 
 use super::layout::FolderLayout;
 use super::mime::{MessagePlace, render_message_to};
-use super::{Counted, MESSAGE_BUFFER, create_dir_all, path_component};
+use super::{create_dir_all, path_component, render_to_file};
 
 /// Writes each message as a `.eml` file (`--to eml`).
 #[derive(Clone, Copy, Debug, Default)]
@@ -83,26 +81,20 @@ impl MailboxWriter for EmlWriter<'_> {
             )));
         };
         *counter += 1;
-        // Rendered straight into the file: a message with large attachments is never held
-        // whole in memory.
         let path = dir.join(format!("{:06}.eml", *counter));
-        let file = File::create(&path).map_err(|e| SinkError::io(&path, e))?;
-        let mut out = IoWriter::with_capacity(MESSAGE_BUFFER, Counted::new(file));
-        let rendered = render_message_to(message, place, &mut out)
-            .and_then(|_| out.finish().map_err(|e| SinkError::io(&path, e)));
-        let written = match rendered {
-            Ok(w) => w,
-            Err(e) => {
-                // Nothing of a message that could not be written is left behind, and its
-                // number is free for the next one (as when rendering came first).
-                let _ = std::fs::remove_file(&path);
-                *counter -= 1;
-                return Err(e);
-            }
-        };
+        let written =
+            match render_to_file(&path, false, |out| render_message_to(message, place, out)) {
+                Ok((_, n)) => n,
+                Err(e) => {
+                    // The number of a message that could not be written is free for the
+                    // next one (as when rendering came first).
+                    *counter -= 1;
+                    return Err(e);
+                }
+            };
         self.stats.messages += 1;
         self.stats.attachments += message.tally().attachments;
-        self.stats.bytes += written.n;
+        self.stats.bytes += written;
         Ok(())
     }
 

@@ -18,12 +18,10 @@
 //! id or clock, so reruns give identical trees. Line ends are LF, as Maildir delivery agents
 //! write them.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use mail_builder::IoWriter;
 use mailmig_ir::{
     MailboxContext, MailboxWriter, Message, MessageFlags, Sink, SinkError, WrittenStats,
 };
@@ -31,7 +29,7 @@ use sha2::{Digest, Sha256};
 
 use super::layout::FolderLayout;
 use super::mime::{MessagePlace, hex_lower, message_identity, render_with_identity_to};
-use super::{Counted, MESSAGE_BUFFER, create_dir_all, write_file};
+use super::{create_dir_all, render_to_file, write_file};
 
 /// Writes each mailbox as a Maildir++ tree (`--to maildir`).
 #[derive(Clone, Copy, Debug, Default)]
@@ -199,25 +197,6 @@ impl<W: Write> Write for CrlfToLf<W> {
     }
 }
 
-/// Creates `path` and writes a rendering to it with LF line ends through a buffer; returns
-/// what `render` returned and the number of bytes in the file. On error the file may be left
-/// partly written: the caller removes it.
-fn write_streamed<T>(
-    path: &Path,
-    render: impl FnOnce(&mut IoWriter<CrlfToLf<Counted<BufWriter<File>>>>) -> Result<T, SinkError>,
-) -> Result<(T, u64), SinkError> {
-    let file = File::create(path).map_err(|e| SinkError::io(path, e))?;
-    let mut out = IoWriter::with_capacity(
-        MESSAGE_BUFFER,
-        CrlfToLf::new(Counted::new(BufWriter::with_capacity(MESSAGE_BUFFER, file))),
-    );
-    let value = render(&mut out)?;
-    let io = |e| SinkError::io(path, e);
-    let mut counted = out.finish().map_err(io)?.finish().map_err(io)?;
-    counted.flush().map_err(io)?;
-    Ok((value, counted.n))
-}
-
 struct MaildirWriter<'a> {
     key: &'a str,
     layout: FolderLayout,
@@ -283,16 +262,9 @@ impl MailboxWriter for MaildirWriter<'_> {
             maildir_flags(&message.flags)
         );
         let path = dir.join("cur").join(name);
-        let n = match write_streamed(&path, |out| {
+        let ((), n) = render_to_file(&path, true, |out| {
             render_with_identity_to(message, &identity, out)
-        }) {
-            Ok(((), n)) => n,
-            Err(e) => {
-                // Nothing of a message that could not be written is left behind.
-                let _ = std::fs::remove_file(&path);
-                return Err(e);
-            }
-        };
+        })?;
         self.stats.messages += 1;
         self.stats.attachments += message.tally().attachments;
         self.stats.bytes += n;

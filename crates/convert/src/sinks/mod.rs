@@ -22,13 +22,16 @@ pub mod maildir;
 pub mod mbox;
 pub mod mime;
 
-use std::fs;
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
+use mail_builder::IoWriter;
 use mailmig_ir::{SinkError, text::safe_component};
 
 pub use eml::EmlSink;
 pub use jsonl::JsonlSink;
+use maildir::CrlfToLf;
 pub use maildir::MaildirSink;
 pub use mbox::MboxSink;
 
@@ -61,7 +64,7 @@ pub(crate) const MESSAGE_BUFFER: usize = 16 * 1024;
 
 /// A writer that counts the bytes written through it.
 pub(crate) struct Counted<W> {
-    pub(crate) inner: W,
+    inner: W,
     pub(crate) n: u64,
 }
 
@@ -81,6 +84,40 @@ impl<W: std::io::Write> std::io::Write for Counted<W> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
     }
+}
+
+/// Creates `path` and renders one message into it through `render`, buffered, so the message
+/// is never held whole in memory; with `lf` CRLF line ends are written as LF. Returns what
+/// `render` returned and the number of bytes in the file. On any error the file is removed:
+/// nothing of a message that could not be written is left behind.
+pub(crate) fn render_to_file<T>(
+    path: &Path,
+    lf: bool,
+    render: impl FnOnce(&mut IoWriter<&mut dyn Write>) -> Result<T, SinkError>,
+) -> Result<(T, u64), SinkError> {
+    let io = |e| SinkError::io(path, e);
+    let written = File::create(path).map_err(io).and_then(|file| {
+        let mut counted = Counted::new(BufWriter::with_capacity(MESSAGE_BUFFER, file));
+        let value = if lf {
+            let mut to_lf = CrlfToLf::new(&mut counted);
+            let mut out = IoWriter::with_capacity(MESSAGE_BUFFER, &mut to_lf as &mut dyn Write);
+            let value = render(&mut out)?;
+            out.finish().map_err(io)?;
+            to_lf.finish().map_err(io)?;
+            value
+        } else {
+            let mut out = IoWriter::with_capacity(MESSAGE_BUFFER, &mut counted as &mut dyn Write);
+            let value = render(&mut out)?;
+            out.finish().map_err(io)?;
+            value
+        };
+        counted.flush().map_err(io)?;
+        Ok((value, counted.n))
+    });
+    if written.is_err() {
+        let _ = fs::remove_file(path);
+    }
+    written
 }
 
 pub(crate) fn create_dir_all(path: &Path) -> Result<(), SinkError> {
