@@ -1,6 +1,6 @@
 //! Fuzzes the PST LTP layer on raw heap bytes: HN page maps, BTH, property context, table
-//! context (rows and cells) and the named-property map. The first byte chooses how many heap
-//! blocks the rest is split into.
+//! context (rows and cells, and the streamed row ids checked against them) and the
+//! named-property map. The first byte chooses how many heap blocks the rest is split into.
 #![no_main]
 
 use std::borrow::Cow;
@@ -32,6 +32,11 @@ fuzz_target!(|data: &[u8]| {
         for r in 0..tc.len().min(1000) {
             let _ = tc.row(r);
             let _ = tc.row_id(r);
+        }
+        // The streamed row ids (folder message lists) must be the table context's.
+        let ids: Vec<u32> = (0..tc.len()).filter_map(|r| tc.row_id(r)).collect();
+        if let Ok(streamed) = node.table_row_ids(&mut |_| {}) {
+            assert_eq!(streamed, ids);
         }
     }
 });

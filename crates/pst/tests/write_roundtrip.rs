@@ -926,3 +926,63 @@ fn spilled_contents_rows_come_back() {
     }
     assert_eq!(inbox.folder.declared_count, Some(n as u64));
 }
+
+/// The row ids of a contents table whose rows span several data blocks, read one block at a
+/// time (`NodeRef::table_row_ids`, used for every folder's message list), are the table
+/// context's row ids in the same order, for both encodings the writer makes.
+#[test]
+fn streamed_row_ids_are_the_table_contexts() {
+    let n = 700usize;
+    let messages: Vec<Message> = (0..n)
+        .map(|i| Message {
+            folder: Some("in".into()),
+            subject: Some(format!("message {i:04}")),
+            ..Message::default()
+        })
+        .collect();
+    for crypt in [CryptMethod::Permute, CryptMethod::None] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = write_pst(tmp.path(), "rows", &synth_folders(), &messages, crypt);
+        let store = mailmig_pst::open_store(&out, &OpenOptions::default()).unwrap();
+        let ndb = store.ndb();
+        let tree = store.folder_tree(&Budget::new(None)).unwrap();
+        let inbox = tree
+            .folders
+            .iter()
+            .find(|f| f.folder.kind == FolderKind::Inbox)
+            .unwrap();
+        let table_nid = (inbox.nid & !0x1F) | 0x0E;
+        let e = ndb.lookup_node(table_nid).unwrap();
+        let subs = ndb.read_subnodes(e.bid_sub).unwrap();
+        let node = mailmig_pst::ltp::NodeRef::open(ndb, e.bid_data, &subs).unwrap();
+        let tc = node.table_context().unwrap();
+        let expected: Vec<u32> = (0..tc.len()).filter_map(|r| tc.row_id(r)).collect();
+        assert_eq!(expected.len(), n, "{crypt:?}");
+        let mut blocks = Vec::new();
+        let streamed = node.table_row_ids(&mut |len| blocks.push(len)).unwrap();
+        assert_eq!(streamed, expected, "{crypt:?}");
+        assert!(
+            blocks.len() > 1,
+            "{crypt:?}: rows in {} block(s)",
+            blocks.len()
+        );
+        assert_eq!(
+            store.table_row_ids(table_nid).unwrap(),
+            expected,
+            "{crypt:?}"
+        );
+        // A lazily opened heap gives the same ids from only the blocks the walk needs.
+        let lazy = mailmig_pst::ltp::NodeRef::open_lazy(ndb, e.bid_data, &subs).unwrap();
+        assert_eq!(
+            lazy.table_row_ids(&mut |_| {}).unwrap(),
+            expected,
+            "{crypt:?}"
+        );
+        let (read, all) = (lazy.heap().blocks_read(), lazy.heap().block_count());
+        assert_eq!(all, node.heap().block_count(), "{crypt:?}");
+        assert!(
+            all > 1 && read < all,
+            "{crypt:?}: read {read} of {all} heap blocks"
+        );
+    }
+}

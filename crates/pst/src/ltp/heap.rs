@@ -1,8 +1,10 @@
 //! Heap-on-node (HN, MS-PST 2.3.1) and B-tree-on-heap (BTH, MS-PST 2.3.2); format notes
 //! §8.1–§8.3.
 
+use std::cell::OnceCell;
+
 use super::LtpError;
-use crate::ndb::BlockData;
+use crate::ndb::{BlockData, BlockEntry, Ndb};
 
 /// `bClientSig` of a table context.
 pub const SIG_TC: u8 = 0x7C;
@@ -22,7 +24,7 @@ fn le32(b: &[u8], o: usize) -> Option<u32> {
 ///
 /// `cFree` and the fill levels are never validated (format notes §8.1 "Trap: cFree").
 pub struct Heap<'a> {
-    blocks: Vec<BlockData<'a>>,
+    blocks: Blocks<'a>,
     /// `bClientSig` of the HNHDR.
     pub client_sig: u8,
     /// `hidUserRoot` of the HNHDR.
@@ -30,16 +32,51 @@ pub struct Heap<'a> {
     wide_hid: bool,
 }
 
+/// The blocks of a [`Heap`]: all read up front, or each read when an allocation in it is
+/// first asked for and then kept.
+enum Blocks<'a> {
+    Read(Vec<BlockData<'a>>),
+    Lazy {
+        ndb: &'a Ndb,
+        entries: Vec<BlockEntry>,
+        read: Vec<OnceCell<BlockData<'a>>>,
+    },
+}
+
 impl<'a> Heap<'a> {
     /// Opens a heap over the blocks of a node. `wide_hid` selects the HID split libpff
     /// reports for 4K files (14-bit index, 13-bit block index) — reported, unconfirmed.
     pub fn new(blocks: Vec<BlockData<'a>>, wide_hid: bool) -> Result<Self, LtpError> {
-        let first = blocks.first().ok_or(LtpError::Heap {
-            what: "HNHDR",
-            hid: 0,
-            value: 0,
-        })?;
-        let sig = first.get(2).copied().unwrap_or(0);
+        Self::with_blocks(Blocks::Read(blocks), wide_hid)
+    }
+
+    /// Opens a heap whose data blocks `entries` (in data-tree order) are read from `ndb`
+    /// only when an allocation in them is asked for: a large table's heap, of which a walk
+    /// may need a few blocks, is not read whole.
+    pub fn lazy(ndb: &'a Ndb, entries: Vec<BlockEntry>, wide_hid: bool) -> Result<Self, LtpError> {
+        let read = entries.iter().map(|_| OnceCell::new()).collect();
+        Self::with_blocks(Blocks::Lazy { ndb, entries, read }, wide_hid)
+    }
+
+    fn with_blocks(blocks: Blocks<'a>, wide_hid: bool) -> Result<Self, LtpError> {
+        let mut heap = Heap {
+            blocks,
+            client_sig: 0,
+            user_root: 0,
+            wide_hid,
+        };
+        let (sig, client_sig, user_root) = {
+            let first = heap.block(0)?.ok_or(LtpError::Heap {
+                what: "HNHDR",
+                hid: 0,
+                value: 0,
+            })?;
+            (
+                first.get(2).copied().unwrap_or(0),
+                first.get(3).copied().unwrap_or(0),
+                le32(first, 4).unwrap_or(0),
+            )
+        };
         if sig != 0xEC {
             return Err(LtpError::Heap {
                 what: "HNHDR bSig",
@@ -47,19 +84,42 @@ impl<'a> Heap<'a> {
                 value: u64::from(sig),
             });
         }
-        let client_sig = first.get(3).copied().unwrap_or(0);
-        let user_root = le32(first, 4).unwrap_or(0);
-        Ok(Heap {
-            blocks,
-            client_sig,
-            user_root,
-            wide_hid,
-        })
+        heap.client_sig = client_sig;
+        heap.user_root = user_root;
+        Ok(heap)
     }
 
     /// Number of blocks.
     pub fn block_count(&self) -> usize {
-        self.blocks.len()
+        match &self.blocks {
+            Blocks::Read(b) => b.len(),
+            Blocks::Lazy { entries, .. } => entries.len(),
+        }
+    }
+
+    /// Number of blocks read so far: all of them for [`Heap::new`], those used so far for
+    /// [`Heap::lazy`].
+    pub fn blocks_read(&self) -> usize {
+        match &self.blocks {
+            Blocks::Read(b) => b.len(),
+            Blocks::Lazy { read, .. } => read.iter().filter(|c| c.get().is_some()).count(),
+        }
+    }
+
+    /// Block `i`, read now if it has not been; `None` past the last block.
+    fn block(&self, i: usize) -> Result<Option<&[u8]>, LtpError> {
+        match &self.blocks {
+            Blocks::Read(b) => Ok(b.get(i).map(|b| &**b)),
+            Blocks::Lazy { ndb, entries, read } => {
+                let (Some(e), Some(cell)) = (entries.get(i), read.get(i)) else {
+                    return Ok(None);
+                };
+                if cell.get().is_none() {
+                    let _ = cell.set(ndb.read_block_entry(e)?);
+                }
+                Ok(cell.get().map(|b| &**b))
+            }
+        }
     }
 
     /// The allocation named by `hid` (MS-PST 2.3.1.1 HID). HID 0 gives an empty slice.
@@ -77,8 +137,7 @@ impl<'a> Heap<'a> {
             ((hid >> 5) & 0x7FF, hid >> 16)
         };
         let b = self
-            .blocks
-            .get(block as usize)
+            .block(block as usize)?
             .ok_or(bad("HID hidBlockIndex", u64::from(block)))?;
         let ib = usize::from(le16(b, 0).ok_or(bad("HNPAGEHDR ibHnpm", 0))?);
         let calloc = usize::from(le16(b, ib).ok_or(bad("HNPAGEMAP ibHnpm", ib as u64))?);

@@ -132,6 +132,22 @@ impl<'a> NodeRef<'a> {
         })
     }
 
+    /// Like [`NodeRef::open`], but the heap's blocks are read when first used (see
+    /// [`Heap::lazy`]); for a large table of which only the row index is wanted.
+    pub fn open_lazy(
+        ndb: &'a Ndb,
+        bid_data: u64,
+        subnodes: &'a SubnodeMap,
+    ) -> Result<Self, LtpError> {
+        let entries = ndb.data_tree_entries(bid_data)?;
+        let heap = Heap::lazy(ndb, entries, ndb.format() == Format::Unicode4k)?;
+        Ok(NodeRef {
+            ndb,
+            heap,
+            subnodes,
+        })
+    }
+
     /// A node over heap blocks that come from elsewhere (tests, fuzzing).
     pub fn from_blocks(
         ndb: &'a Ndb,
@@ -248,9 +264,22 @@ pub struct TableContext<'n, 'a> {
     row_index: Vec<usize>,
 }
 
-impl<'n, 'a> TableContext<'n, 'a> {
-    fn new(node: &'n NodeRef<'a>) -> Result<Self, LtpError> {
-        let heap = &node.heap;
+/// `PidTagLtpRowId` as a table column: the NID a row stands for (MS-PST 2.3.4.4.1).
+const LTP_ROW_ID: u32 = 0x67F2_0003;
+
+/// What a TCINFO says (MS-PST 2.3.4.1): the usable columns, the row layout and where the
+/// row index and the row matrix are.
+struct TableLayout {
+    columns: Vec<Column>,
+    row_size: usize,
+    ceb_start: usize,
+    hid_row_index: u32,
+    hnid_rows: u32,
+}
+
+impl TableLayout {
+    /// Reads the TCINFO of `heap`. Columns that do not fit the row are skipped.
+    fn parse(heap: &Heap<'_>) -> Result<Self, LtpError> {
         if heap.client_sig != SIG_TC {
             return Err(LtpError::ClientSig {
                 expected: SIG_TC,
@@ -302,16 +331,146 @@ impl<'n, 'a> TableContext<'n, 'a> {
                 value: ceb_start as u64,
             });
         }
+        Ok(Self {
+            columns,
+            row_size,
+            ceb_start,
+            hid_row_index,
+            hnid_rows,
+        })
+    }
+
+    /// The row matrix positions named by the row index BTH (row id → row index, MS-PST
+    /// 2.3.4.3), sorted and without repeats; `None` when there is no readable index (then every
+    /// row of the matrix counts). Positions past the matrix are the caller's to drop.
+    fn indexed_rows(&self, heap: &Heap<'_>) -> Option<Vec<usize>> {
+        if self.hid_row_index == 0 {
+            return None;
+        }
+        let bth = heap.bth_records(self.hid_row_index).ok()?;
+        let mut rows: Vec<usize> = bth
+            .records
+            .iter()
+            .filter_map(|(_, d)| match d.len() {
+                2 => Some(usize::from(le16(d, 0))),
+                n if n >= 4 => Some(le32(d, 0) as usize),
+                _ => None,
+            })
+            .collect();
+        rows.sort_unstable();
+        rows.dedup();
+        Some(rows)
+    }
+}
+
+/// The bytes of `col` in row `r` of a table whose cell-existence bitmap starts at
+/// `ceb_start`, or `None` when the column's bit is clear (MS-PST 2.3.4.4).
+fn cell_bytes<'r>(r: &'r [u8], ceb_start: usize, col: &Column) -> Option<&'r [u8]> {
+    let ceb = r.get(ceb_start..).unwrap_or(&[]);
+    let byte = ceb.get(usize::from(col.i_bit / 8)).copied().unwrap_or(0);
+    if byte & (0x80 >> (col.i_bit % 8)) == 0 {
+        return None;
+    }
+    let start = usize::from(col.ib_data);
+    Some(
+        r.get(start..start + usize::from(col.cb_data))
+            .unwrap_or(&[]),
+    )
+}
+
+/// A cell of at most four bytes as its zero-extended little-endian value.
+fn inline_cell(cell: &[u8]) -> u32 {
+    let mut a = [0u8; 4];
+    let n = cell.len().min(4);
+    if let (Some(d), Some(s)) = (a.get_mut(..n), cell.get(..n)) {
+        d.copy_from_slice(s);
+    }
+    u32::from_le_bytes(a)
+}
+
+impl<'a> NodeRef<'a> {
+    /// The `PidTagLtpRowId` of every live row of this table context, in row order: what
+    /// [`TableContext::row_id`] gives for each row, without holding the rows. The row matrix
+    /// is read one data block at a time and `on_block` is told the size of each block once
+    /// it is done with (so a caller can release resident pages), so memory holds the row
+    /// index and the ids, never the rows (megabytes for a folder of 100,000 messages).
+    pub fn table_row_ids(&self, on_block: &mut dyn FnMut(usize)) -> Result<Vec<u32>, LtpError> {
+        let layout = TableLayout::parse(&self.heap)?;
+        let index = layout.indexed_rows(&self.heap);
+        let col = layout.columns.iter().find(|c| c.tag == LTP_ROW_ID).copied();
+        let row_size = layout.row_size;
+        let mut ids = Vec::with_capacity(index.as_ref().map_or(0, Vec::len));
+        let (Some(col), true) = (col, row_size > 0) else {
+            return Ok(ids);
+        };
+        // `base` is the matrix position of the block's first row; `next` walks the sorted
+        // index alongside.
+        let mut base = 0usize;
+        let mut next = 0usize;
+        let mut block = |data: &[u8]| {
+            let n = data.len() / row_size;
+            let mut take = |i: usize| {
+                let id = data
+                    .get(i * row_size..(i + 1) * row_size)
+                    .and_then(|r| cell_bytes(r, layout.ceb_start, &col))
+                    // As `decode_cell`: a longer cell is not an inline value.
+                    .filter(|c| c.len() <= 4)
+                    .map(inline_cell);
+                ids.extend(id);
+            };
+            match &index {
+                Some(rows) => {
+                    while let Some(&pos) = rows.get(next) {
+                        if pos >= base + n {
+                            break;
+                        }
+                        take(pos - base);
+                        next += 1;
+                    }
+                }
+                None => (0..n).for_each(&mut take),
+            }
+            base += n;
+            on_block(data.len());
+        };
+        if layout.hnid_rows == 0 {
+            return Ok(ids);
+        }
+        if layout.hnid_rows & 0x1F == 0 {
+            block(self.heap.get(layout.hnid_rows)?);
+        } else {
+            let e = self
+                .subnodes
+                .get(&layout.hnid_rows)
+                .ok_or(LtpError::MissingSubnode {
+                    nid: layout.hnid_rows,
+                })?;
+            self.ndb.for_each_data_block(e.bid_data, &mut |d| {
+                block(d);
+                Ok(())
+            })?;
+        }
+        Ok(ids)
+    }
+}
+
+impl<'n, 'a> TableContext<'n, 'a> {
+    fn new(node: &'n NodeRef<'a>) -> Result<Self, LtpError> {
+        let heap = &node.heap;
+        let layout = TableLayout::parse(heap)?;
+        let row_size = layout.row_size;
         // Row matrix: a heap allocation or a subnode data tree (MS-PST 2.3.4.4).
         let mut row_blocks: Vec<std::borrow::Cow<'n, [u8]>> = Vec::new();
-        if hnid_rows != 0 {
-            if hnid_rows & 0x1F == 0 {
-                row_blocks.push(std::borrow::Cow::Borrowed(heap.get(hnid_rows)?));
+        if layout.hnid_rows != 0 {
+            if layout.hnid_rows & 0x1F == 0 {
+                row_blocks.push(std::borrow::Cow::Borrowed(heap.get(layout.hnid_rows)?));
             } else {
                 let e = node
                     .subnodes
-                    .get(&hnid_rows)
-                    .ok_or(LtpError::MissingSubnode { nid: hnid_rows })?;
+                    .get(&layout.hnid_rows)
+                    .ok_or(LtpError::MissingSubnode {
+                        nid: layout.hnid_rows,
+                    })?;
                 for b in node.ndb.read_data_tree(e.bid_data)? {
                     row_blocks.push(std::borrow::Cow::Owned(b.into_owned()));
                 }
@@ -323,33 +482,18 @@ impl<'n, 'a> TableContext<'n, 'a> {
             row_blocks.iter().map(|b| b.len() / row_size).sum()
         };
         // Row index BTH: row id → row index; use it to know which rows are live.
-        let mut row_index: Vec<usize> = Vec::new();
-        let mut index_ok = false;
-        if hid_row_index != 0
-            && let Ok(bth) = heap.bth_records(hid_row_index)
-        {
-            index_ok = true;
-            for (_, d) in &bth.records {
-                let idx = match d.len() {
-                    2 => usize::from(le16(d, 0)),
-                    n if n >= 4 => le32(d, 0) as usize,
-                    _ => continue,
-                };
-                if idx < total_rows {
-                    row_index.push(idx);
-                }
+        let row_index = match layout.indexed_rows(heap) {
+            Some(mut rows) => {
+                rows.retain(|&r| r < total_rows);
+                rows
             }
-            row_index.sort_unstable();
-            row_index.dedup();
-        }
-        if !index_ok {
-            row_index = (0..total_rows).collect();
-        }
+            None => (0..total_rows).collect(),
+        };
         Ok(TableContext {
             node,
-            columns,
+            columns: layout.columns,
             row_size,
-            ceb_start,
+            ceb_start: layout.ceb_start,
             row_blocks,
             row_index,
         })
@@ -389,24 +533,12 @@ impl<'n, 'a> TableContext<'n, 'a> {
     }
 
     fn decode_cell(&self, r: &[u8], col: &Column) -> Result<Option<RawValue>, LtpError> {
-        let ceb = r.get(self.ceb_start..).unwrap_or(&[]);
-        let byte = ceb.get(usize::from(col.i_bit / 8)).copied().unwrap_or(0);
-        if byte & (0x80 >> (col.i_bit % 8)) == 0 {
+        let Some(cell) = cell_bytes(r, self.ceb_start, col) else {
             return Ok(None);
-        }
-        let start = usize::from(col.ib_data);
-        let cell = r
-            .get(start..start + usize::from(col.cb_data))
-            .unwrap_or(&[]);
+        };
         let t = (col.tag & 0xFFFF) as u16;
         let v = match (fixed_size(t), cell.len()) {
-            (Some(n), len) if n <= 4 && len <= 4 => {
-                let mut a = [0u8; 4];
-                if let Some(d) = a.get_mut(..len) {
-                    d.copy_from_slice(cell);
-                }
-                RawValue::Inline(u32::from_le_bytes(a))
-            }
+            (Some(n), len) if n <= 4 && len <= 4 => RawValue::Inline(inline_cell(cell)),
             (Some(8), 8) => RawValue::Bytes(Blob::from(cell)),
             _ => {
                 let hnid = cell
@@ -442,7 +574,7 @@ impl<'n, 'a> TableContext<'n, 'a> {
 
     /// `PidTagLtpRowId` (0x67F2) of `row`: the NID the row stands for.
     pub fn row_id(&self, row: usize) -> Option<u32> {
-        match self.cell(row, 0x67F2_0003).ok()?? {
+        match self.cell(row, LTP_ROW_ID).ok()?? {
             RawValue::Inline(v) => Some(v),
             RawValue::Bytes(_) => None,
         }
@@ -480,15 +612,18 @@ mod tests {
         b
     }
 
-    #[test]
-    fn table_context_rows_and_ceb() {
-        // Row layout: [0..4) LtpRowId (4b), [4..8) RecipientType (4b), [8..12) DisplayName HNID,
-        // [12..13) CEB (3 columns, bits from the MSB).
+    /// A one-block table context: three columns (LtpRowId, RecipientType, DisplayName),
+    /// rows 0x21 (all cells) and 0x41 (no display name), the row index `index` (row id, row
+    /// position) unless it is empty, and the display name's UTF-16.
+    fn table_block(index: &[(u32, u32)]) -> (Vec<u8>, Vec<u8>) {
+        // Row layout: [0..4) LtpRowId (4b), [4..8) RecipientType (4b), [8..12) DisplayName
+        // HNID, [12..13) CEB (3 columns, bits from the MSB).
         let mut tcinfo = vec![SIG_TC, 3]; // bType, cCols
         for v in [12u16, 12, 12, 13] {
             tcinfo.extend_from_slice(&v.to_le_bytes()); // rgib: 4b, 2b, 1b, bm
         }
-        tcinfo.extend_from_slice(&hid(2).to_le_bytes()); // hidRowIndex
+        let hid_row_index = if index.is_empty() { 0 } else { hid(2) };
+        tcinfo.extend_from_slice(&hid_row_index.to_le_bytes()); // hidRowIndex
         tcinfo.extend_from_slice(&hid(4).to_le_bytes()); // hnidRows (a HID)
         tcinfo.extend_from_slice(&0u32.to_le_bytes()); // hidIndex
         for (tag, ib, cb, bit) in [
@@ -505,7 +640,7 @@ mod tests {
         let mut bth = vec![SIG_BTH, 4, 4, 0];
         bth.extend_from_slice(&hid(3).to_le_bytes());
         let mut leaf = Vec::new();
-        for (id, idx) in [(0x21u32, 0u32), (0x41, 1)] {
+        for (id, idx) in index {
             leaf.extend_from_slice(&id.to_le_bytes());
             leaf.extend_from_slice(&idx.to_le_bytes());
         }
@@ -521,6 +656,12 @@ mod tests {
         rows.push(0b1100_0000);
         let name: Vec<u8> = "Ann".encode_utf16().flat_map(u16::to_le_bytes).collect();
         let block = build_heap(SIG_TC, hid(1), &[&tcinfo, &bth, &leaf, &rows, &name]);
+        (block, name)
+    }
+
+    #[test]
+    fn table_context_rows_and_ceb() {
+        let (block, name) = table_block(&[(0x21, 0), (0x41, 1)]);
         let heap = Heap::new(vec![Cow::Owned(block)], false).unwrap();
         let subs = SubnodeMap::new();
         let ndb = crate::ndb::tests_support::empty_ndb();
@@ -539,6 +680,36 @@ mod tests {
         );
         assert_eq!(tc.cell(1, 0x3001_001F).unwrap(), None);
         assert_eq!(tc.row(1).unwrap().len(), 2);
+    }
+
+    /// The streamed row ids follow the table context: live rows in matrix order whatever the
+    /// index order, positions past the matrix dropped, every row when there is no index.
+    #[test]
+    fn streamed_row_ids_follow_the_row_index() {
+        let ndb = crate::ndb::tests_support::empty_ndb();
+        let subs = SubnodeMap::new();
+        for (index, want) in [
+            (&[(0x21u32, 0u32), (0x41, 1)][..], vec![0x21, 0x41]),
+            (&[(0x41, 1), (0x21, 0)][..], vec![0x21, 0x41]),
+            (&[(0x41, 1), (0x99, 7)][..], vec![0x41]),
+            (&[(0x21, 0), (0x22, 0)][..], vec![0x21]),
+            (&[][..], vec![0x21, 0x41]),
+        ] {
+            let (block, _) = table_block(index);
+            let heap = Heap::new(vec![Cow::Owned(block)], false).unwrap();
+            let node = NodeRef {
+                ndb: &ndb,
+                heap,
+                subnodes: &subs,
+            };
+            let tc = node.table_context().unwrap();
+            let from_tc: Vec<u32> = (0..tc.len()).filter_map(|r| tc.row_id(r)).collect();
+            let mut blocks = 0;
+            let streamed = node.table_row_ids(&mut |_| blocks += 1).unwrap();
+            assert_eq!(streamed, want, "index {index:x?}");
+            assert_eq!(from_tc, want, "index {index:x?}");
+            assert_eq!(blocks, 1);
+        }
     }
 
     #[test]

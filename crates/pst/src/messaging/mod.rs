@@ -211,9 +211,19 @@ impl PstStore {
             Err(e) => return Err(e.into()),
         };
         let subs = self.ndb.read_subnodes(e.bid_sub).unwrap_or_default();
-        let node = NodeRef::open(&self.ndb, e.bid_data, &subs)?;
-        let tc = node.table_context()?;
-        Ok((0..tc.len()).filter_map(|r| tc.row_id(r)).collect())
+        // A folder's contents table grows with the folder. Of its heap (row index,
+        // variable-size cells) only the blocks the walk needs are read; its rows are read a
+        // block at a time, and the pages they came from are let go as the walk goes, as for
+        // a large attachment.
+        let node = NodeRef::open_lazy(&self.ndb, e.bid_data, &subs)?;
+        let mut read = 0usize;
+        node.table_row_ids(&mut |n| {
+            read += n;
+            if read >= RELEASE_AFTER_BYTES {
+                read = 0;
+                self.release_pages();
+            }
+        })
     }
 
     /// Walks the folder tree: the IPM subtree (and non-IPM folders of the root that hold

@@ -603,6 +603,38 @@ impl Ndb {
         Ok(out)
     }
 
+    /// The BBT entries of the data blocks of the data tree at `bid`, in order, without reading
+    /// the data blocks themselves (only XBLOCKs and XXBLOCKs are read).
+    pub fn data_tree_entries(&self, bid: u64) -> Result<Vec<BlockEntry>, NdbError> {
+        let mut out = Vec::new();
+        let mut total: u64 = 0;
+        self.collect_data_tree(bid, 0, &mut total, &mut |e| {
+            out.push(*e);
+            Ok(usize::from(if self.is_deflated(e) {
+                e.inflated
+            } else {
+                e.cb
+            }))
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `f` on each data block of the data tree at `bid`, in order and decoded, one
+    /// block at a time: a block's decoded copy is dropped before the next is read, so a large
+    /// tree is never held whole (MS-PST 2.2.2.8.3.2).
+    pub fn for_each_data_block(
+        &self,
+        bid: u64,
+        f: &mut dyn FnMut(&[u8]) -> Result<(), NdbError>,
+    ) -> Result<(), NdbError> {
+        let mut total: u64 = 0;
+        self.collect_data_tree(bid, 0, &mut total, &mut |e| {
+            let data = self.read_block_entry(e)?;
+            f(&data)?;
+            Ok(data.len())
+        })
+    }
+
     /// Walks the data tree at `bid`, calling `leaf` on each data block in order; `leaf`
     /// returns the number of bytes the block gave, counted against the allocation limit.
     fn collect_data_tree(
