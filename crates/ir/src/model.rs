@@ -546,8 +546,9 @@ pub enum PropValue {
     Bool(bool),
     /// Integer (all widths).
     Int(i64),
-    /// Floating point.
-    Float(f64),
+    /// Floating point. In JSON a finite value is a number; NaN and the infinities, which JSON
+    /// numbers cannot hold, are strings (see [`float_json`]).
+    Float(#[serde(with = "float_json")] f64),
     /// Text.
     Text(String),
     /// Bytes.
@@ -556,6 +557,73 @@ pub enum PropValue {
     Time(Timestamp),
     /// Multiple values.
     Multi(Vec<PropValue>),
+}
+
+/// JSON form of [`PropValue::Float`], lossless for every `f64`: finite values are JSON numbers
+/// (exact with `serde_json`'s `float_roundtrip`); the others, which `serde_json` would write as
+/// `null` and then fail to read, are the strings `"NaN"`, `"Infinity"` and `"-Infinity"`, and
+/// `"NaN:0x…"` with the 16 hex digits of a NaN whose bits are not the usual quiet NaN (a damaged
+/// PST's `PT_DOUBLE` can hold any bits).
+pub mod float_json {
+    use serde::{Deserializer, Serializer, de};
+
+    /// Writes `v` as a number, or as one of the strings above.
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            return s.serialize_f64(*v);
+        }
+        match *v {
+            f64::INFINITY => s.serialize_str("Infinity"),
+            f64::NEG_INFINITY => s.serialize_str("-Infinity"),
+            _ if v.to_bits() == f64::NAN.to_bits() => s.serialize_str("NaN"),
+            _ => s.serialize_str(&format!("NaN:0x{:016X}", v.to_bits())),
+        }
+    }
+
+    /// Reads a number or one of the strings above.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        d.deserialize_any(FloatVisitor)
+    }
+
+    struct FloatVisitor;
+
+    impl de::Visitor<'_> for FloatVisitor {
+        type Value = f64;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(
+                "a number, \"NaN\", \"Infinity\", \"-Infinity\" or \"NaN:0x\" and 16 hex digits",
+            )
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
+            Ok(v)
+        }
+        #[allow(clippy::cast_precision_loss)]
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+        #[allow(clippy::cast_precision_loss)]
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<f64, E> {
+            let bad = || E::invalid_value(de::Unexpected::Str(v), &self);
+            match v {
+                "NaN" => Ok(f64::NAN),
+                "Infinity" => Ok(f64::INFINITY),
+                "-Infinity" => Ok(f64::NEG_INFINITY),
+                _ => {
+                    let hex = v.strip_prefix("NaN:0x").ok_or_else(bad)?;
+                    if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        return Err(bad());
+                    }
+                    let bits = u64::from_str_radix(hex, 16).map_err(|_| bad())?;
+                    let f = f64::from_bits(bits);
+                    if f.is_nan() { Ok(f) } else { Err(bad()) }
+                }
+            }
+        }
+    }
 }
 
 /// One message, appointment, contact, … with everything the source had.
@@ -657,6 +725,52 @@ pub struct Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Every `f64`, NaNs with any payload and the infinities included, comes back from
+        /// JSON with the same bits; finite values stay JSON numbers.
+        #[test]
+        fn float_properties_round_trip_through_json(
+            bits in prop_oneof![any::<u64>(), any::<u64>().prop_map(|b| b | 0x7FF0 << 48)],
+        ) {
+            let v = PropValue::Float(f64::from_bits(bits));
+            let json = serde_json::to_string(&v).unwrap_or_default();
+            let back: PropValue = serde_json::from_str(&json)
+                .map_err(|e| TestCaseError::fail(format!("{json}: {e}")))?;
+            let PropValue::Float(f) = back else {
+                return Err(TestCaseError::fail(format!("{json} read back as {back:?}")));
+            };
+            prop_assert_eq!(f.to_bits(), bits, "{}", json);
+            prop_assert_eq!(json.contains(":\""), !f64::from_bits(bits).is_finite(), "{}", json);
+        }
+    }
+
+    #[test]
+    fn non_finite_floats_are_named_in_json() {
+        let json = |f: f64| serde_json::to_string(&PropValue::Float(f)).unwrap_or_default();
+        assert_eq!(json(f64::NAN), r#"{"float":"NaN"}"#);
+        assert_eq!(json(f64::INFINITY), r#"{"float":"Infinity"}"#);
+        assert_eq!(json(f64::NEG_INFINITY), r#"{"float":"-Infinity"}"#);
+        assert_eq!(
+            json(f64::from_bits(0xFFF0_0000_0000_0001)),
+            r#"{"float":"NaN:0xFFF0000000000001"}"#
+        );
+        assert_eq!(json(1.5), r#"{"float":1.5}"#);
+        let read = |s: &str| serde_json::from_str::<PropValue>(s).ok();
+        assert_eq!(read(r#"{"float":2}"#), Some(PropValue::Float(2.0)));
+        assert_eq!(read(r#"{"float":-3}"#), Some(PropValue::Float(-3.0)));
+        for bad in [
+            "NaN:0x1",
+            "NaN:0x+000000000000001",
+            "NaN:0x3FF0000000000000",
+            "nan",
+            "null",
+        ] {
+            assert_eq!(read(&format!(r#"{{"float":"{bad}"}}"#)), None, "{bad}");
+        }
+        assert_eq!(read(r#"{"float":null}"#), None);
+    }
 
     #[test]
     fn class_kinds() {
