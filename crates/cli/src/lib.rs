@@ -54,8 +54,9 @@ enum Command {
         /// Output directory (created; must be empty, or hold an interrupted run to resume).
         #[arg(short, long)]
         output: PathBuf,
-        /// Mailboxes converted in parallel (output is identical for any value).
-        #[arg(short, long, default_value_t = 1)]
+        /// Mailboxes converted in parallel (output is identical for any value); by default
+        /// one per CPU.
+        #[arg(short, long, default_value_t = default_jobs())]
         jobs: usize,
         /// Write every mailbox section with no messages (folders and owners only).
         #[arg(long)]
@@ -105,8 +106,8 @@ enum Command {
         /// message carries a 4 KiB attachment.
         #[arg(long)]
         size_per_message: Option<usize>,
-        /// Mailboxes written in parallel.
-        #[arg(short, long, default_value_t = 1)]
+        /// Mailboxes written in parallel; by default one per CPU.
+        #[arg(short, long, default_value_t = default_jobs())]
         jobs: usize,
         /// Output directory (must not exist or be empty).
         #[arg(short, long)]
@@ -162,6 +163,11 @@ pub fn main_entry() -> ! {
     // A mailbox abandoned at its time budget may leave a worker thread running; exiting the
     // process ends it (the engine has already discarded its partial output).
     std::process::exit(code);
+}
+
+/// The default of `-j`: one mailbox per CPU the process may use (1 if that is unknown).
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 fn init_logging(verbose: u8) {
