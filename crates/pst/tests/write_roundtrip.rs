@@ -888,26 +888,8 @@ fn spilled_contents_rows_come_back() {
     assert_eq!(left.len(), 1, "only the PST is left: {left:?}");
     let store = mailmig_pst::open_store(&out, &OpenOptions::default()).unwrap();
     let ndb = store.ndb();
-    let tree = store.folder_tree(&Budget::new(None)).unwrap();
-    let inbox = tree
-        .folders
-        .iter()
-        .find(|f| f.folder.kind == FolderKind::Inbox)
-        .unwrap();
-    let mut table = None;
-    ndb.walk_nodes(&mut |e| {
-        if e.nid == (inbox.nid & !0x1F) | 0x0E {
-            table = Some(e);
-        }
-        true
-    })
-    .unwrap();
-    let e = table.unwrap();
-    let subs = if e.bid_sub == 0 {
-        Default::default()
-    } else {
-        ndb.read_subnodes(e.bid_sub).unwrap()
-    };
+    let (inbox, e) = inbox_and_contents_table(&store);
+    let subs = ndb.read_subnodes(e.bid_sub).unwrap();
     let node = mailmig_pst::ltp::NodeRef::open(ndb, e.bid_data, &subs).unwrap();
     let tc = node.table_context().unwrap();
     assert_eq!(tc.len(), n);
@@ -924,7 +906,21 @@ fn spilled_contents_rows_come_back() {
             "{subject}"
         );
     }
-    assert_eq!(inbox.folder.declared_count, Some(n as u64));
+    assert_eq!(inbox.declared_count, Some(n as u64));
+}
+
+/// The Inbox of a store written by [`write_pst`] and the node of its contents table.
+fn inbox_and_contents_table(
+    store: &mailmig_pst::PstStore,
+) -> (Folder, mailmig_pst::ndb::NodeEntry) {
+    let tree = store.folder_tree(&Budget::new(None)).unwrap();
+    let inbox = tree
+        .folders
+        .iter()
+        .find(|f| f.folder.kind == FolderKind::Inbox)
+        .unwrap();
+    let table = store.ndb().lookup_node((inbox.nid & !0x1F) | 0x0E).unwrap();
+    (inbox.folder.clone(), table)
 }
 
 /// The row ids of a contents table whose rows span several data blocks, read one block at a
@@ -945,14 +941,8 @@ fn streamed_row_ids_are_the_table_contexts() {
         let out = write_pst(tmp.path(), "rows", &synth_folders(), &messages, crypt);
         let store = mailmig_pst::open_store(&out, &OpenOptions::default()).unwrap();
         let ndb = store.ndb();
-        let tree = store.folder_tree(&Budget::new(None)).unwrap();
-        let inbox = tree
-            .folders
-            .iter()
-            .find(|f| f.folder.kind == FolderKind::Inbox)
-            .unwrap();
-        let table_nid = (inbox.nid & !0x1F) | 0x0E;
-        let e = ndb.lookup_node(table_nid).unwrap();
+        let (_, e) = inbox_and_contents_table(&store);
+        let table_nid = e.nid;
         let subs = ndb.read_subnodes(e.bid_sub).unwrap();
         let node = mailmig_pst::ltp::NodeRef::open(ndb, e.bid_data, &subs).unwrap();
         let tc = node.table_context().unwrap();

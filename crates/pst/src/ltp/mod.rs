@@ -260,7 +260,7 @@ pub struct TableContext<'n, 'a> {
     pub columns: Vec<Column>,
     row_size: usize,
     ceb_start: usize,
-    row_blocks: Vec<std::borrow::Cow<'n, [u8]>>,
+    row_blocks: Vec<Vec<u8>>,
     row_index: Vec<usize>,
 }
 
@@ -361,6 +361,33 @@ impl TableLayout {
         rows.dedup();
         Some(rows)
     }
+
+    /// Calls `f` on each block of the row matrix of `node`, in order (MS-PST 2.3.4.4): the
+    /// heap allocation `hnidRows`, or the data blocks of the subnode it names, one at a time.
+    fn for_each_row_block(
+        &self,
+        node: &NodeRef<'_>,
+        f: &mut dyn FnMut(&[u8]),
+    ) -> Result<(), LtpError> {
+        if self.hnid_rows == 0 {
+            return Ok(());
+        }
+        if self.hnid_rows & 0x1F == 0 {
+            f(node.heap.get(self.hnid_rows)?);
+            return Ok(());
+        }
+        let e = node
+            .subnodes
+            .get(&self.hnid_rows)
+            .ok_or(LtpError::MissingSubnode {
+                nid: self.hnid_rows,
+            })?;
+        node.ndb.for_each_data_block(e.bid_data, &mut |d| {
+            f(d);
+            Ok(())
+        })?;
+        Ok(())
+    }
 }
 
 /// The bytes of `col` in row `r` of a table whose cell-existence bitmap starts at
@@ -433,23 +460,7 @@ impl<'a> NodeRef<'a> {
             base += n;
             on_block(data.len());
         };
-        if layout.hnid_rows == 0 {
-            return Ok(ids);
-        }
-        if layout.hnid_rows & 0x1F == 0 {
-            block(self.heap.get(layout.hnid_rows)?);
-        } else {
-            let e = self
-                .subnodes
-                .get(&layout.hnid_rows)
-                .ok_or(LtpError::MissingSubnode {
-                    nid: layout.hnid_rows,
-                })?;
-            self.ndb.for_each_data_block(e.bid_data, &mut |d| {
-                block(d);
-                Ok(())
-            })?;
-        }
+        layout.for_each_row_block(self, &mut block)?;
         Ok(ids)
     }
 }
@@ -459,23 +470,8 @@ impl<'n, 'a> TableContext<'n, 'a> {
         let heap = &node.heap;
         let layout = TableLayout::parse(heap)?;
         let row_size = layout.row_size;
-        // Row matrix: a heap allocation or a subnode data tree (MS-PST 2.3.4.4).
-        let mut row_blocks: Vec<std::borrow::Cow<'n, [u8]>> = Vec::new();
-        if layout.hnid_rows != 0 {
-            if layout.hnid_rows & 0x1F == 0 {
-                row_blocks.push(std::borrow::Cow::Borrowed(heap.get(layout.hnid_rows)?));
-            } else {
-                let e = node
-                    .subnodes
-                    .get(&layout.hnid_rows)
-                    .ok_or(LtpError::MissingSubnode {
-                        nid: layout.hnid_rows,
-                    })?;
-                for b in node.ndb.read_data_tree(e.bid_data)? {
-                    row_blocks.push(std::borrow::Cow::Owned(b.into_owned()));
-                }
-            }
-        }
+        let mut row_blocks: Vec<Vec<u8>> = Vec::new();
+        layout.for_each_row_block(node, &mut |d| row_blocks.push(d.to_vec()))?;
         let total_rows: usize = if row_size == 0 {
             0
         } else {
