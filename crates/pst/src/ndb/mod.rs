@@ -10,11 +10,18 @@ pub mod crypt;
 pub mod header;
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 
 use mailmig_ir::blob::SharedBytes;
 use mailmig_ir::{Blob, Limits, Warning};
+
+thread_local! {
+    /// The zlib inflater for 4K-page OST blocks, kept per thread so that its state is not
+    /// allocated and cleared for every block.
+    static INFLATER: RefCell<flate2::Decompress> = RefCell::new(flate2::Decompress::new(true));
+}
 
 pub use btree::{BlockEntry, NodeEntry};
 pub use header::{Bref, CryptMethod, Format, Header, pst_crc};
@@ -554,10 +561,21 @@ impl Ndb {
     }
 
     fn inflate(&self, stored: &[u8], size: usize, e: &BlockEntry) -> Result<Vec<u8>, NdbError> {
-        use std::io::Read;
         let mut out = Vec::with_capacity(size);
-        let mut d = flate2::read::ZlibDecoder::new(stored).take(size as u64);
-        d.read_to_end(&mut out).map_err(|err| NdbError::Inflate {
+        // One zlib stream per block, inflated in a single call into exactly `size` bytes of
+        // room (a stream that would inflate to more is cut there, and the size check below
+        // warns). The inflater's state (tens of KB) is reused per thread, reset for each block.
+        let run = |d: &mut flate2::Decompress, out: &mut Vec<u8>| {
+            d.reset(true);
+            d.decompress_vec(stored, out, flate2::FlushDecompress::Finish)
+        };
+        let status = INFLATER
+            .try_with(|cell| match cell.try_borrow_mut() {
+                Ok(mut d) => run(&mut d, &mut out),
+                Err(_) => run(&mut flate2::Decompress::new(true), &mut out),
+            })
+            .unwrap_or_else(|_| run(&mut flate2::Decompress::new(true), &mut out));
+        status.map_err(|err| NdbError::Inflate {
             bid: e.bid,
             offset: e.ib,
             reason: err.to_string(),
@@ -886,5 +904,85 @@ pub(crate) mod tests_support {
     /// An NDB that resolves nothing.
     pub fn empty_ndb() -> super::Ndb {
         super::Ndb::detached()
+    }
+}
+
+#[cfg(test)]
+mod inflate_tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn zlib(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn text(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i * 7 % 251) as u8).collect()
+    }
+
+    fn entry() -> BlockEntry {
+        BlockEntry {
+            bid: 0x104,
+            ib: 0x4000,
+            cb: 0,
+            inflated: 0,
+        }
+    }
+
+    fn codes(ndb: &Ndb) -> Vec<String> {
+        ndb.take_warnings().into_iter().map(|w| w.code).collect()
+    }
+
+    #[test]
+    fn a_block_inflates_to_its_size() {
+        let ndb = Ndb::detached();
+        let plain = text(5000);
+        let out = ndb.inflate(&zlib(&plain), 5000, &entry()).unwrap();
+        assert_eq!(out, plain);
+        assert!(codes(&ndb).is_empty());
+    }
+
+    #[test]
+    fn a_stream_longer_than_the_block_is_cut_at_its_size() {
+        let ndb = Ndb::detached();
+        let plain = text(5000);
+        let out = ndb.inflate(&zlib(&plain), 1000, &entry()).unwrap();
+        assert_eq!(out, plain[..1000]);
+    }
+
+    #[test]
+    fn a_short_or_truncated_stream_keeps_what_inflated_with_a_warning() {
+        let ndb = Ndb::detached();
+        let plain = text(5000);
+        let out = ndb.inflate(&zlib(&plain), 6000, &entry()).unwrap();
+        assert_eq!(out, plain);
+        assert_eq!(codes(&ndb), ["pst.inflate-size"]);
+
+        let ndb = Ndb::detached();
+        let z = zlib(&plain);
+        let out = ndb.inflate(&z[..z.len() / 2], 5000, &entry()).unwrap();
+        assert!(out.len() < plain.len());
+        assert_eq!(out, plain[..out.len()]);
+        assert_eq!(codes(&ndb), ["pst.inflate-size"]);
+    }
+
+    #[test]
+    fn garbage_is_an_error_and_the_next_block_still_inflates() {
+        let ndb = Ndb::detached();
+        let err = ndb.inflate(&[0x78, 0x9C, 0xFF, 0xFF, 0xFF, 0xFF], 100, &entry());
+        assert!(matches!(
+            err,
+            Err(NdbError::Inflate {
+                bid: 0x104,
+                offset: 0x4000,
+                ..
+            })
+        ));
+        // The inflater is reused per thread: the failed stream must not leak into this one.
+        let plain = text(300);
+        assert_eq!(ndb.inflate(&zlib(&plain), 300, &entry()).unwrap(), plain);
     }
 }
