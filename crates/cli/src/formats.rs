@@ -64,7 +64,13 @@ fn detect(drivers: &[Box<dyn Driver>], path: &Path) -> Result<Option<(usize, Det
                 .as_ref()
                 .is_none_or(|(_, b)| det.confidence > b.confidence)
         {
+            // A magic number (confidence 100) cannot be beaten and wins ties by coming first:
+            // the other drivers' guesses (some parse the whole head) need not run.
+            let certain = det.confidence >= 100;
             best = Some((i, det));
+            if certain {
+                break;
+            }
         }
     }
     Ok(best)
@@ -197,5 +203,64 @@ impl mailmig_convert::verify::ContainerReader for PstContainer {
             }
         }
         Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use mailmig_ir::{Inspection, OpenOptions, Source, SourceError};
+
+    use super::*;
+
+    /// A driver that detects every path with a fixed confidence and counts its calls.
+    struct Fixed(&'static str, u8, Arc<AtomicUsize>);
+
+    impl Driver for Fixed {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn detect(&self, _path: &Path, _head: &[u8]) -> Option<Detection> {
+            self.2.fetch_add(1, Ordering::Relaxed);
+            Some(Detection {
+                driver: self.0.into(),
+                confidence: self.1,
+                summary: String::new(),
+                convertible: true,
+            })
+        }
+        fn inspect(&self, _: &Path, _: &OpenOptions) -> Result<Inspection, SourceError> {
+            Err(SourceError::NoSuchMailbox("test".into()))
+        }
+        fn open(&self, _: &[PathBuf], _: &OpenOptions) -> Result<Box<dyn Source>, SourceError> {
+            Err(SourceError::NoSuchMailbox("test".into()))
+        }
+    }
+
+    #[test]
+    fn a_magic_number_ends_detection_and_the_best_guess_wins_otherwise() {
+        let file = std::env::temp_dir().join(format!("mailmig-detect-{}", std::process::id()));
+        std::fs::write(&file, b"x").unwrap();
+        let calls: Vec<Arc<AtomicUsize>> = (0..4).map(|_| Arc::default()).collect();
+        let drivers: Vec<Box<dyn Driver>> = vec![
+            Box::new(Fixed("guess", 40, calls[0].clone())),
+            Box::new(Fixed("magic", 100, calls[1].clone())),
+            Box::new(Fixed("magic-too", 100, calls[2].clone())),
+            Box::new(Fixed("better-guess", 90, calls[3].clone())),
+        ];
+        let (i, det) = detect(&drivers, &file).unwrap().unwrap();
+        assert_eq!((i, det.driver.as_str()), (1, "magic"));
+        let n: Vec<usize> = calls.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+        assert_eq!(n, [1, 1, 0, 0], "drivers after the magic number were asked");
+
+        let guesses: Vec<Box<dyn Driver>> = vec![
+            Box::new(Fixed("guess", 40, Arc::default())),
+            Box::new(Fixed("better-guess", 90, Arc::default())),
+            Box::new(Fixed("tie", 90, Arc::default())),
+        ];
+        let (i, det) = detect(&guesses, &file).unwrap().unwrap();
+        assert_eq!((i, det.driver.as_str()), (1, "better-guess"));
+        std::fs::remove_file(&file).unwrap();
     }
 }
