@@ -96,6 +96,23 @@ fn jobs_four_is_byte_identical_to_jobs_one() {
 }
 
 #[test]
+fn workers_are_kept_between_mailboxes() {
+    for jobs in [1, 3] {
+        let tmp = tempfile::tempdir().unwrap();
+        let source = MemSource::new((0..12).map(|i| Behaviour::Messages(i % 3)).collect());
+        let threads = Arc::clone(&source.threads);
+        let opts = options(&tmp.path().join("out"), jobs);
+        let report = engine::run(Arc::new(source), Arc::new(FileSink::default()), &opts).unwrap();
+        assert_eq!(report.totals.converted, 12);
+        let n = threads.lock().unwrap().len();
+        assert!(
+            (1..=jobs).contains(&n),
+            "12 mailboxes with -j{jobs} ran on {n} threads"
+        );
+    }
+}
+
+#[test]
 fn blocking_source_is_abandoned_at_the_deadline_and_the_run_goes_on() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");

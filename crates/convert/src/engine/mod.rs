@@ -369,6 +369,7 @@ pub fn run(
     let mut running: BTreeMap<usize, Running> = BTreeMap::new();
     let mut next_commit: usize = 0;
     let (tx, rx) = mpsc::channel::<(usize, WorkerOutcome)>();
+    let mut pool = worker::Pool::new();
 
     loop {
         while running.len() < jobs {
@@ -394,11 +395,8 @@ pub fn run(
                 progress: progress.clone(),
                 done: tx.clone(),
             };
-            let spawned = std::thread::Builder::new()
-                .name(format!("mailmig-mailbox-{index}"))
-                .spawn(move || worker::run_job(job));
-            match spawned {
-                Ok(_detached) => {
+            match pool.dispatch(job) {
+                Ok(()) => {
                     running.insert(
                         index,
                         Running {
@@ -443,6 +441,8 @@ pub fn run(
         };
         match received {
             Ok((index, outcome)) => {
+                // The worker that sent it is free again, abandoned or not.
+                pool.finished();
                 // A late report from an abandoned worker is ignored: its mailbox is timed out.
                 if running.remove(&index).is_some() {
                     outcomes.insert(index, outcome);

@@ -7,8 +7,8 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use mailmig_ir::{
@@ -75,6 +75,67 @@ enum Stop {
 impl From<Interrupted> for Stop {
     fn from(i: Interrupted) -> Self {
         Self::Interrupted(i)
+    }
+}
+
+/// The worker threads. A thread takes one mailbox at a time and stays for the next, so a run
+/// starts as many threads as mailboxes are converted at once (plus one for each worker
+/// abandoned at its deadline), not one per mailbox: each new thread costs a stack and, with
+/// glibc, usually a malloc arena of its own that keeps its freed memory.
+pub(crate) struct Pool {
+    jobs: Sender<WorkerJob>,
+    queue: Arc<Mutex<Receiver<WorkerJob>>>,
+    idle: usize,
+    started: usize,
+}
+
+impl Pool {
+    pub(crate) fn new() -> Self {
+        let (jobs, queue) = mpsc::channel();
+        Pool {
+            jobs,
+            queue: Arc::new(Mutex::new(queue)),
+            idle: 0,
+            started: 0,
+        }
+    }
+
+    /// Hands `job` to an idle worker, starting one if none is idle.
+    pub(crate) fn dispatch(&mut self, job: WorkerJob) -> std::io::Result<()> {
+        if self.idle == 0 {
+            let queue = Arc::clone(&self.queue);
+            std::thread::Builder::new()
+                .name(format!("mailmig-worker-{}", self.started))
+                .spawn(move || serve(&queue))?;
+            self.started += 1;
+            self.idle += 1;
+        }
+        self.jobs
+            .send(job)
+            .map_err(|_| std::io::Error::other("the worker queue is closed"))?;
+        self.idle -= 1;
+        Ok(())
+    }
+
+    /// Counts a worker free again: call once for every outcome received, an abandoned
+    /// worker's late one included (it too goes back to the queue).
+    pub(crate) fn finished(&mut self) {
+        self.idle += 1;
+    }
+}
+
+/// A worker thread: runs jobs until the pool is dropped.
+fn serve(queue: &Mutex<Receiver<WorkerJob>>) {
+    loop {
+        // The lock is held only while waiting for a job, never while running one.
+        let next = match queue.lock() {
+            Ok(rx) => rx.recv(),
+            Err(poisoned) => poisoned.into_inner().recv(),
+        };
+        match next {
+            Ok(job) => run_job(job),
+            Err(_) => return,
+        }
     }
 }
 

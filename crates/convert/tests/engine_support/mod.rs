@@ -56,6 +56,8 @@ pub struct MemSource {
     pub pulled: Arc<AtomicU64>,
     /// Mailboxes opened.
     pub opened: Arc<AtomicU64>,
+    /// The threads mailboxes were opened on.
+    pub threads: Arc<std::sync::Mutex<std::collections::HashSet<std::thread::ThreadId>>>,
 }
 
 impl MemSource {
@@ -81,6 +83,7 @@ impl MemSource {
             behaviours,
             pulled: Arc::new(AtomicU64::new(0)),
             opened: Arc::new(AtomicU64::new(0)),
+            threads: Arc::default(),
         }
     }
 }
@@ -157,6 +160,10 @@ impl Source for MemSource {
         budget: &Budget,
     ) -> Result<MailboxSection<'s>, SourceError> {
         self.opened.fetch_add(1, Ordering::SeqCst);
+        self.threads
+            .lock()
+            .unwrap()
+            .insert(std::thread::current().id());
         let mb = mailmig_ir::source::mailbox_index(&self.infos, mailbox)?;
         let behaviour = self.behaviours[mb].clone();
         let pulled = Arc::clone(&self.pulled);
