@@ -87,7 +87,7 @@ pub fn open_store(path: &Path, options: &OpenOptions) -> Result<PstStore, Source
     )
     .map_err(|e| ndb_error(path, e))?;
     store.set_file_map(map);
-    // Opening read the header, the store PC and the name map; none of it is needed resident
+    // Opening read the header and the store PC; none of it is needed resident
     // until the mailbox is read.
     store.release_pages();
     Ok(store)
@@ -352,6 +352,11 @@ impl Source for PstSource {
             .stores
             .get(i)
             .ok_or_else(|| SourceError::NoSuchMailbox(mailbox.key.clone()))?;
+        // Read here, on the mailbox's worker, so that a damaged map is reported with the
+        // mailbox; the message stream lets it go when it is dropped.
+        if !self.options.no_mail {
+            store.names();
+        }
         let tree = store.folder_tree(budget)?;
         let mut folders: Vec<Folder> = tree.folders.iter().map(|f| f.folder.clone()).collect();
         let mut warnings = store.ndb().take_warnings();

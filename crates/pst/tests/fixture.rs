@@ -262,3 +262,30 @@ fn unknown_version_is_accepted_by_structure() {
         assert_eq!(display_name(&ndb), "Store", "wVer {ver}");
     }
 }
+
+#[test]
+fn the_name_map_is_read_on_first_use_and_a_missing_one_is_one_warning() {
+    // The fixture has no NID 0x61.
+    let shared: SharedBytes = Arc::new(build(1));
+    let store =
+        mailmig_pst::PstStore::open(shared, "fixture.pst", false, None, Limits::strict()).unwrap();
+    assert_eq!(
+        store.display_name().as_deref(),
+        Some(display_name(store.ndb()).as_str())
+    );
+    let nameid = |store: &mailmig_pst::PstStore| {
+        store
+            .ndb()
+            .take_warnings()
+            .iter()
+            .filter(|w| w.code == "pst.nameid")
+            .count()
+    };
+    assert_eq!(nameid(&store), 0, "the name map was read at open");
+    assert!(store.names().is_empty());
+    assert!(store.names().is_empty());
+    assert_eq!(nameid(&store), 1);
+    store.forget_names();
+    assert!(store.names().is_empty());
+    assert_eq!(nameid(&store), 1, "read again after being let go");
+}

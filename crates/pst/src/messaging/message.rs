@@ -305,10 +305,11 @@ impl PstStore {
     /// The properties of `bag` the IR mapping did not consume (`mapped`), named and converted
     /// for `Message::properties`, `Address::properties` and `Attachment::properties`.
     fn kept_properties(&self, bag: &PropBag, mapped: &[u16], cp: u16) -> Vec<Property> {
+        let names = self.names();
         bag.props
             .iter()
             .filter(|p| !mapped.contains(&p.id()))
-            .map(|p| Property::new(property_name(p.tag, &self.names), to_prop_value(p, cp)))
+            .map(|p| Property::new(property_name(p.tag, &names), to_prop_value(p, cp)))
             .collect()
     }
 

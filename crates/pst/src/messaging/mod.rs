@@ -5,6 +5,7 @@ pub mod message;
 pub mod props;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use mailmig_ir::blob::SharedBytes;
 use mailmig_ir::{Blob, Budget, Folder, FolderKind, Limits, Message, SkippedItem, Warning};
@@ -24,7 +25,9 @@ pub const ORPHAN_FOLDER_ID: &str = "orphans";
 /// An opened PST/OST store: the NDB plus the store properties and named-property map.
 pub struct PstStore {
     pub(crate) ndb: Ndb,
-    pub(crate) names: NameMap,
+    /// Read when first needed (by the worker that converts the mailbox, not while every store
+    /// of a run is opened) and let go when the mailbox's messages are done.
+    names: std::sync::Mutex<Option<Arc<NameMap>>>,
     store: PropBag,
     pub(crate) code_page: u16,
     pub(crate) forced_code_page: Option<u16>,
@@ -97,7 +100,7 @@ impl PstStore {
         let ndb = Ndb::open(data, file, salvage, limits)?;
         let mut s = PstStore {
             ndb,
-            names: NameMap::default(),
+            names: std::sync::Mutex::new(None),
             store: PropBag::default(),
             code_page: code_page.unwrap_or(1252),
             forced_code_page: code_page,
@@ -120,14 +123,6 @@ impl PstStore {
             Err(e) => s.ndb.warn(
                 "pst.store-pc",
                 format!("message store (NID 0x21) unreadable: {e}"),
-                None,
-            ),
-        }
-        match s.read_pc(NID_NAME_TO_ID_MAP) {
-            Ok(p) => s.names = NameMap::from_props(&p),
-            Err(e) => s.ndb.warn(
-                "pst.nameid",
-                format!("named-property map (NID 0x61) unreadable: {e}"),
                 None,
             ),
         }
@@ -174,9 +169,36 @@ impl PstStore {
         &self.store
     }
 
-    /// The named-property map.
-    pub fn names(&self) -> &NameMap {
-        &self.names
+    /// The named-property map (NID 0x61), read on first use; an unreadable map is a warning
+    /// and an empty map.
+    pub fn names(&self) -> Arc<NameMap> {
+        let mut slot = self
+            .names
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(names) = &*slot {
+            return Arc::clone(names);
+        }
+        let names = Arc::new(match self.read_pc(NID_NAME_TO_ID_MAP) {
+            Ok(p) => NameMap::from_props(&p),
+            Err(e) => {
+                self.ndb.warn(
+                    "pst.nameid",
+                    format!("named-property map (NID 0x61) unreadable: {e}"),
+                    None,
+                );
+                NameMap::default()
+            }
+        });
+        *slot = Some(Arc::clone(&names));
+        names
+    }
+
+    /// Lets the named-property map go (it is read again if needed).
+    pub fn forget_names(&self) {
+        if let Ok(mut slot) = self.names.lock() {
+            *slot = None;
+        }
     }
 
     /// Code page used for 8-bit strings without their own.
@@ -696,9 +718,11 @@ impl Iterator for MessageIter<'_> {
 }
 
 impl Drop for MessageIter<'_> {
-    /// A mailbox that is done (or abandoned) keeps none of its file's pages resident.
+    /// A mailbox that is done (or abandoned) keeps none of its file's pages resident, nor
+    /// its named-property map.
     fn drop(&mut self) {
         self.store.release_pages();
+        self.store.forget_names();
     }
 }
 
