@@ -25,11 +25,10 @@ use std::path::{Path, PathBuf};
 use mailmig_ir::{MailboxContext, MailboxWriter, Message, Sink, SinkError, WrittenStats};
 
 use super::layout::FolderLayout;
-use mail_builder::IoWriter;
 
 use super::maildir::CrlfToLf;
 use super::mime::{MessagePlace, imcea_address, render_message_to};
-use super::{Counted, MESSAGE_BUFFER, create_dir_all, path_component, write_file};
+use super::{Counted, MessageOut, create_dir_all, path_component, write_file};
 
 /// Writes each mailbox as a tree of mboxrd files (`--to mbox`).
 #[derive(Clone, Copy, Debug, Default)]
@@ -384,10 +383,11 @@ fn write_entry(
     let mut counted = Counted::new(out);
     counted.write_all(from_line(message).as_bytes())?;
     counted.write_all(b"\n")?;
-    let body = MboxrdBody::new(counted, status_fields(message));
-    let mut w = IoWriter::with_capacity(MESSAGE_BUFFER, CrlfToLf::new(body));
+    let mut lf = CrlfToLf::new(MboxrdBody::new(counted, status_fields(message)));
+    let mut w = MessageOut::new(&mut lf);
     render_message_to(message, place, &mut w).map_err(EntryError::Render)?;
-    Ok(w.finish()?.finish()?.finish()?.n)
+    w.finish()?;
+    Ok(lf.finish()?.finish()?.n)
 }
 
 /// Why an entry could not be written.

@@ -106,8 +106,8 @@ pub fn render_message(message: &Message, place: MessagePlace<'_>) -> Result<Rend
     Ok(Rendered { bytes, identity })
 }
 
-/// Renders `message` as [`render_message`] does, into `out` (for example an
-/// [`mail_builder::IoWriter`] over a file, so a large message is never held whole in memory);
+/// Renders `message` as [`render_message`] does, into `out` (for example a
+/// buffered writer over a file, so a large message is never held whole in memory);
 /// returns the identity digest.
 pub fn render_message_to(
     message: &Message,
