@@ -17,5 +17,5 @@ pub mod rtf;
 pub mod source;
 pub mod write;
 
-pub use messaging::{FolderTree, MessageIter, PstStore};
+pub use messaging::{FolderTree, MessageIter, PstStore, RELEASE_BUDGET};
 pub use source::{FileMap, PstDriver, PstSource, map_file, open_store};

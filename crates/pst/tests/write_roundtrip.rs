@@ -976,3 +976,77 @@ fn streamed_row_ids_are_the_table_contexts() {
         );
     }
 }
+
+/// Reads every message of the one mailbox of `out`, calling `after` with the store after each.
+fn walk_messages(out: &Path, after: &mut dyn FnMut(&mailmig_pst::PstStore)) -> usize {
+    let store = mailmig_pst::open_store(out, &OpenOptions::default()).unwrap();
+    let budget = Budget::unlimited();
+    let tree = store.folder_tree(&budget).unwrap();
+    let mut n = 0;
+    for m in mailmig_pst::MessageIter::new(&store, tree, budget) {
+        m.unwrap();
+        n += 1;
+        after(&store);
+    }
+    n
+}
+
+/// The file map is released by what reads may have made resident, not by message count:
+/// between two messages at most `RELEASE_BUDGET` of a large file is counted resident, and the
+/// pages of a file smaller than that are never let go while it is read.
+#[test]
+fn the_file_map_is_released_by_what_reads_touched() {
+    let messages = |n: usize, body: usize| -> Vec<Message> {
+        (0..n)
+            .map(|i| {
+                let mut m = Message {
+                    folder: Some("in".into()),
+                    subject: Some(format!("message {i}")),
+                    ..Message::default()
+                };
+                m.body.text = Some(format!("{i:05} ").repeat(body / 6));
+                m
+            })
+            .collect()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let big = write_pst(
+        tmp.path(),
+        "big",
+        &synth_folders(),
+        &messages(120, 30_000),
+        CryptMethod::Permute,
+    );
+    assert!(std::fs::metadata(&big).unwrap().len() > 3 * mailmig_pst::RELEASE_BUDGET);
+    let (mut last, mut releases, mut most) = (0u64, 0usize, 0u64);
+    let n = walk_messages(&big, &mut |store| {
+        let t = store.ndb().touched_bytes();
+        releases += usize::from(t < last);
+        most = most.max(t);
+        last = t;
+    });
+    assert_eq!(n, 120);
+    assert!(
+        most < mailmig_pst::RELEASE_BUDGET,
+        "{most} bytes counted between messages"
+    );
+    assert!(releases >= 3, "released {releases} times");
+
+    let small = write_pst(
+        tmp.path(),
+        "small",
+        &synth_folders(),
+        &messages(20, 2_000),
+        CryptMethod::Permute,
+    );
+    assert!(std::fs::metadata(&small).unwrap().len() < mailmig_pst::RELEASE_BUDGET);
+    let mut counts = Vec::new();
+    walk_messages(&small, &mut |store| {
+        counts.push(store.ndb().touched_bytes())
+    });
+    assert_eq!(counts.len(), 20);
+    assert!(
+        counts[0] > 0 && counts.windows(2).all(|w| w[0] <= w[1]),
+        "{counts:?}"
+    );
+}

@@ -558,11 +558,7 @@ impl PstStore {
         }
         // The blocks of a large attachment were just read through the map; its decoded copy
         // is all that is needed now.
-        if let AttachmentContent::Data(d) = &a.content
-            && d.len() > super::RELEASE_AFTER_BYTES
-        {
-            self.release_pages();
-        }
+        self.release_over_budget();
         a.properties = self.kept_properties(&bag, ATTACH_MAPPED, cp);
         Ok(a)
     }

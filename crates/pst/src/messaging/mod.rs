@@ -33,7 +33,6 @@ pub struct PstStore {
     pub(crate) forced_code_page: Option<u16>,
     salvage: bool,
     file_map: Option<crate::source::FileMap>,
-    decoded: std::sync::atomic::AtomicU64,
 }
 
 /// The entry-id properties of the IPM subtree that name the special folders
@@ -51,14 +50,12 @@ pub(crate) const SPECIAL_FOLDER_ENTRY_IDS: &[(u16, FolderKind)] = &[
 /// Warning code of a node B-tree walk that stopped at damage (messages may be missing).
 pub const NBT_WALK_FAILED: &str = "pst.nbt-walk";
 
-/// Messages decoded between two releases of the file map's resident pages. Measured on a
-/// generated 540 MB PST (5,000 messages of 100 KB) to JSON Lines: peak RSS 15.5 MB with 16,
-/// 10.9 MB with 4 and 10.2 MB with 1; 4 runs as fast as 16, 1 about 15% slower.
-const RELEASE_EVERY: u64 = 4;
-
-/// An attachment larger than this releases the map's resident pages as soon as it is read, so
-/// its blocks do not stay resident beside its decoded copy until the next release.
-const RELEASE_AFTER_BYTES: usize = 1 << 20;
+/// How much of the file map may be resident before its pages are released: checked after
+/// each message, after each attachment and after each block of a contents table's rows, so
+/// the memory a walk keeps of the file does not grow with the file (a file smaller than this
+/// is never released while it is read). Counted in the kernel's fault-around windows
+/// ([`Ndb::touched_bytes`]), an upper bound of what is really resident.
+pub const RELEASE_BUDGET: u64 = 1 << 20;
 
 /// One folder of the tree with what is needed to list its messages.
 #[derive(Clone, Debug)]
@@ -106,7 +103,6 @@ impl PstStore {
             forced_code_page: code_page,
             salvage,
             file_map: None,
-            decoded: std::sync::atomic::AtomicU64::new(0),
         };
         match s.read_pc(NID_MESSAGE_STORE) {
             Ok(p) => {
@@ -140,16 +136,13 @@ impl PstStore {
         if let Some(m) = &self.file_map {
             m.release_pages();
         }
+        self.ndb.forget_touched();
     }
 
-    /// Counts a decoded message; every [`RELEASE_EVERY`] messages, releases the map's resident
-    /// pages so the memory use of a walk does not grow with the file size.
-    fn message_done(&self) {
-        let n = self
-            .decoded
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            + 1;
-        if n.is_multiple_of(RELEASE_EVERY) {
+    /// Releases the file map's pages once reads may have made more than [`RELEASE_BUDGET`]
+    /// of it resident.
+    pub(crate) fn release_over_budget(&self) {
+        if self.ndb.touched_bytes() >= RELEASE_BUDGET {
             self.release_pages();
         }
     }
@@ -238,14 +231,7 @@ impl PstStore {
         // block at a time, and the pages they came from are let go as the walk goes, as for
         // a large attachment.
         let node = NodeRef::open_lazy(&self.ndb, e.bid_data, &subs)?;
-        let mut read = 0usize;
-        node.table_row_ids(&mut |n| {
-            read += n;
-            if read >= RELEASE_AFTER_BYTES {
-                read = 0;
-                self.release_pages();
-            }
-        })
+        node.table_row_ids(&mut |_| self.release_over_budget())
     }
 
     /// Walks the folder tree: the IPM subtree (and non-IPM folders of the root that hold
@@ -268,6 +254,7 @@ impl PstStore {
                 interrupted = Some(i);
                 return false;
             }
+            self.release_over_budget();
             match nid_type(e.nid) {
                 NID_TYPE_NORMAL_FOLDER => {
                     all_folders.insert(e.nid);
@@ -336,6 +323,7 @@ impl PstStore {
             let mut stack: Vec<(u32, Option<String>, u32)> = vec![(top, None, 0)];
             while let Some((nid, parent, depth)) = stack.pop() {
                 budget.check()?;
+                self.release_over_budget();
                 if !seen.insert(nid) {
                     continue;
                 }
@@ -424,10 +412,8 @@ impl PstStore {
             }
         }
         tree.orphans.sort_unstable();
-        // The NBT walk touched every node page: let them go.
-        if let Some(m) = &self.file_map {
-            m.release_pages();
-        }
+        // The NBT walk touched every node page.
+        self.release_over_budget();
         Ok(tree)
     }
 
@@ -674,7 +660,7 @@ impl Iterator for MessageIter<'_> {
                 let folder = self.current_folder.clone();
                 let orphan = folder.as_deref() == Some(ORPHAN_FOLDER_ID);
                 let mut r = self.store.read_message(nid, folder.as_deref());
-                self.store.message_done();
+                self.store.release_over_budget();
                 if let Ok(m) = &mut r {
                     m.warnings.append(&mut self.pending_warnings);
                     if orphan {

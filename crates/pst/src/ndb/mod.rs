@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use mailmig_ir::blob::SharedBytes;
 use mailmig_ir::{Blob, Limits, Warning};
@@ -183,6 +184,7 @@ pub struct Ndb {
     warnings: Mutex<Vec<Warning>>,
     reported: Mutex<HashSet<(u8, u64)>>,
     check_crc: bool,
+    touched: Touched,
 }
 
 impl std::fmt::Debug for Ndb {
@@ -212,6 +214,7 @@ impl Ndb {
     ) -> Result<Self, NdbError> {
         let file = file.into();
         let header = Header::parse((*data).as_ref())?;
+        let len = (*data).as_ref().len();
         let mut ndb = Ndb {
             nbt_root: header.nbt_root,
             bbt_root: header.bbt_root,
@@ -222,6 +225,7 @@ impl Ndb {
             warnings: Mutex::new(Vec::new()),
             reported: Mutex::new(HashSet::new()),
             check_crc: !cfg!(fuzzing),
+            touched: Touched::new(len),
         };
         let h = ndb.header.clone();
         let mut crc_bad = false;
@@ -426,7 +430,11 @@ impl Ndb {
         let start = usize::try_from(offset).ok();
         start
             .and_then(|s| Some(s..s.checked_add(len)?))
-            .and_then(|r| b.get(r))
+            .and_then(|r| {
+                let got = b.get(r.clone())?;
+                self.touched.touch(r);
+                Some(got)
+            })
             .ok_or(NdbError::Truncated {
                 what,
                 offset,
@@ -604,7 +612,12 @@ impl Ndb {
         }
         let s = usize::try_from(e.ib).ok()?;
         let r = s..s.checked_add(usize::from(e.cb))?;
-        (r.end <= self.bytes().len()).then_some(r)
+        if r.end > self.bytes().len() {
+            return None;
+        }
+        // Whoever reads the window faults its pages in.
+        self.touched.touch(r.clone());
+        Some(r)
     }
 
     /// Reads the data tree rooted at `bid` (a data block, an XBLOCK or an XXBLOCK) as its list
@@ -869,6 +882,7 @@ impl Ndb {
             warnings: Mutex::new(Vec::new()),
             reported: Mutex::new(HashSet::new()),
             check_crc: false,
+            touched: Touched::new(0),
         }
     }
 }
@@ -896,6 +910,81 @@ fn unreachable_header() -> Header {
         bid_next_b: 0,
         bid_next_p: 0,
         unique: 0,
+    }
+}
+
+impl Ndb {
+    /// An upper bound of the bytes of the file map made resident since the last
+    /// [`Ndb::forget_touched`]: every 64 KiB window of the file a read touched, counted whole
+    /// (the kernel maps the pages around a faulting one, up to its fault-around window,
+    /// 64 KiB by default).
+    pub fn touched_bytes(&self) -> u64 {
+        self.touched.windows.load(Ordering::Relaxed) << WINDOW_SHIFT
+    }
+
+    /// Starts [`Ndb::touched_bytes`] again from zero (after the map's pages were released).
+    pub fn forget_touched(&self) {
+        self.touched.clear();
+    }
+}
+
+/// log2 of the window [`Touched`] counts in: the kernel's default fault-around size.
+const WINDOW_SHIFT: u32 = 16;
+
+/// Which 64 KiB windows of the file reads have touched, as a bitmap (one bit per window:
+/// 40 KB for a 20 GB file), with their count.
+struct Touched {
+    bits: Vec<AtomicU64>,
+    windows: AtomicU64,
+    /// Words of `bits` that went from zero to non-zero, so that clearing costs what was
+    /// touched, not the file size.
+    dirty: Mutex<Vec<usize>>,
+}
+
+impl Touched {
+    fn new(file_len: usize) -> Self {
+        let windows = file_len.div_ceil(1 << WINDOW_SHIFT);
+        Touched {
+            bits: (0..windows.div_ceil(64))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            windows: AtomicU64::new(0),
+            dirty: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn touch(&self, r: std::ops::Range<usize>) {
+        let first = r.start >> WINDOW_SHIFT;
+        let last = r.end.max(r.start.saturating_add(1)).saturating_sub(1) >> WINDOW_SHIFT;
+        // Bounded by the bitmap, which is bounded by the file size.
+        for w in first..=last {
+            let Some(word) = self.bits.get(w / 64) else {
+                return;
+            };
+            let bit = 1u64 << (w % 64);
+            let prev = word.fetch_or(bit, Ordering::Relaxed);
+            if prev & bit == 0 {
+                self.windows.fetch_add(1, Ordering::Relaxed);
+                if prev == 0
+                    && let Ok(mut d) = self.dirty.lock()
+                {
+                    d.push(w / 64);
+                }
+            }
+        }
+    }
+
+    fn clear(&self) {
+        let dirty = match self.dirty.lock() {
+            Ok(mut d) => std::mem::take(&mut *d),
+            Err(_) => (0..self.bits.len()).collect(),
+        };
+        for i in dirty {
+            if let Some(word) = self.bits.get(i) {
+                word.store(0, Ordering::Relaxed);
+            }
+        }
+        self.windows.store(0, Ordering::Relaxed);
     }
 }
 
@@ -984,5 +1073,40 @@ mod inflate_tests {
         // The inflater is reused per thread: the failed stream must not leak into this one.
         let plain = text(300);
         assert_eq!(ndb.inflate(&zlib(&plain), 300, &entry()).unwrap(), plain);
+    }
+}
+
+#[cfg(test)]
+mod touched_tests {
+    use super::*;
+
+    const W: usize = 1 << WINDOW_SHIFT;
+
+    fn count(t: &Touched) -> u64 {
+        t.windows.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn each_window_is_counted_once_until_cleared() {
+        let t = Touched::new(200 * W + 5);
+        t.touch(0..1);
+        t.touch(10..20);
+        assert_eq!(count(&t), 1);
+        // The last byte of window 0 to the first of window 2.
+        t.touch(W - 1..2 * W + 1);
+        assert_eq!(count(&t), 3);
+        // An empty range still faults the page it starts in; windows 64 and 199 sit in other
+        // words of the bitmap.
+        t.touch(64 * W..64 * W);
+        t.touch(199 * W + 3..200 * W);
+        assert_eq!(count(&t), 5);
+        // Past the end of the file: nothing to count.
+        t.touch(300 * W..301 * W);
+        assert_eq!(count(&t), 5);
+        t.clear();
+        assert_eq!(count(&t), 0);
+        assert!(t.bits.iter().all(|w| w.load(Ordering::Relaxed) == 0));
+        t.touch(64 * W + 1..64 * W + 2);
+        assert_eq!(count(&t), 1);
     }
 }
