@@ -18,13 +18,15 @@ readpst / mailmig. Peak memory is measured in one more pass under GNU time (`/us
 readpst process against mailmig's. (A child forked from Python keeps the interpreter's RSS
 high-water mark across exec, so os.wait4 cannot give it.)
 
-Usage: speed.py --mailmig PATH [--rounds N] [--scratch DIR] [--mailmig-arg ARG ...] [CORPUS]
+Usage: speed.py --mailmig PATH [--rounds N] [--scratch DIR] [--mailmig-arg ARG ...]
+                [--readpst-arg ARG ...] [CORPUS]
        (CORPUS defaults to ../shared/corpus/pst next to the repository; --scratch is where the
        outputs go, the system temporary directory by default. On a disk file system that has
        just deleted many files, creating files can be several times slower for a while (ext4's
        recently-deleted inode checks), which swamps small-file timings; a tmpfs such as
        /dev/shm takes the file system out of the comparison. Pass mailmig options that start
-       with a dash as `--mailmig-arg=-j2`.)
+       with a dash as `--mailmig-arg=-j2`. readpst leaves the Deleted Items folder out unless
+       given -D, which mailmig always converts: `--readpst-arg=-D` times the same work.)
 """
 
 import argparse
@@ -62,6 +64,7 @@ def main():
     ap.add_argument("--mailmig", required=True)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--mailmig-arg", action="append", default=[])
+    ap.add_argument("--readpst-arg", action="append", default=[])
     ap.add_argument("--scratch", default=None)
     ap.add_argument("corpus", nargs="?", default=str(repo.parent / "shared" / "corpus" / "pst"))
     a = ap.parse_args()
@@ -74,7 +77,7 @@ def main():
         sys.exit(f"no .pst or .ost files in {a.corpus}")
     print(f"{len(files)} files, {sum(f.stat().st_size for f in files):,} bytes")
     def readpst(f, d):
-        return ["readpst", "-e", "-q", "-j", "0", "-o", str(d), str(f)]
+        return ["readpst", "-e", "-q", "-j", "0", *a.readpst_arg, "-o", str(d), str(f)]
 
     def mailmig(out):
         return [a.mailmig, "convert", *map(str, files), "--to", "eml", "-o", str(out),
