@@ -189,9 +189,10 @@ impl PstStore {
 
     /// Lets the named-property map go (it is read again if needed).
     pub fn forget_names(&self) {
-        if let Ok(mut slot) = self.names.lock() {
-            *slot = None;
-        }
+        *self
+            .names
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
     /// Code page used for 8-bit strings without their own.
