@@ -3,11 +3,12 @@
 //!
 //! It implements the five "Guarantees of the run engine" of ARCHITECTURE.md:
 //!
-//! 1. **Nothing hangs** (KB Q245568). Each mailbox runs on its own worker thread under a
-//!    [`Budget`] of [`RunOptions::mailbox_time_budget`]. The coordinator watches the deadline
-//!    from outside: at the deadline it cancels the budget, and if the worker has not reported
-//!    within [`ABANDON_GRACE`] it abandons the thread (which keeps running detached, and can
-//!    never commit: only the coordinator commits). The mailbox is reported `timed_out`, its
+//! 1. **Nothing hangs** (KB Q245568). Each mailbox runs on a worker thread of its own (kept
+//!    for the next mailbox once it is done) under a [`Budget`] of
+//!    [`RunOptions::mailbox_time_budget`]. The coordinator watches the deadline from outside:
+//!    at the deadline it cancels the budget, and if the worker has not reported within
+//!    [`ABANDON_GRACE`] it abandons the thread (which keeps running detached, and can never
+//!    commit: only the coordinator commits; the next mailbox gets a new thread). The mailbox is reported `timed_out`, its
 //!    staging directory is discarded, and the run goes on. Abandoned threads do not keep the
 //!    process alive: the CLI ends with `std::process::exit`. A source that fails to open a
 //!    mailbox, or panics in its iterator (caught with `catch_unwind`; requires
