@@ -2,6 +2,7 @@
 //! §8.1–§8.3.
 
 use std::cell::OnceCell;
+use std::collections::HashSet;
 
 use super::LtpError;
 use crate::ndb::{BlockData, BlockEntry, Ndb};
@@ -183,7 +184,7 @@ impl<'a> Heap<'a> {
         }
         let mut records = Vec::new();
         if root != 0 {
-            let mut seen = Vec::new();
+            let mut seen = HashSet::new();
             self.bth_collect(root, levels, cb_key, cb_ent, &mut records, &mut seen)?;
         }
         Ok(Bth {
@@ -193,6 +194,10 @@ impl<'a> Heap<'a> {
         })
     }
 
+    /// Appends the leaf records under `hid` to `out`. The walk ends: `level` falls by one at
+    /// each step (at most 8, checked by the caller), and a node reached a second time (a
+    /// cycle, or a node shared by two parents) is an error, so no allocation of the heap is
+    /// read twice however large the tree.
     fn bth_collect<'h>(
         &'h self,
         hid: u32,
@@ -200,16 +205,15 @@ impl<'a> Heap<'a> {
         cb_key: usize,
         cb_ent: usize,
         out: &mut Vec<(&'h [u8], &'h [u8])>,
-        seen: &mut Vec<u32>,
+        seen: &mut HashSet<u32>,
     ) -> Result<(), LtpError> {
-        if seen.contains(&hid) || seen.len() > 4096 {
+        if !seen.insert(hid) {
             return Err(LtpError::Heap {
                 what: "BTH cycle",
                 hid,
                 value: seen.len() as u64,
             });
         }
-        seen.push(hid);
         let node = self.get(hid)?;
         if level == 0 {
             let rs = cb_key + cb_ent;
@@ -299,6 +303,73 @@ mod tests {
         let b = heap.bth_records(hid(1)).unwrap();
         assert_eq!(b.records.len(), 2);
         assert_eq!(b.records[1].0, &0x0E07u16.to_le_bytes());
+    }
+
+    /// A three-level BTH (cbKey 4, cbEnt 4) over a heap of several blocks: a root of two
+    /// index nodes in block 0 and `leaves` one-record leaves from block 1 on (2,047 to a
+    /// block, the most a HID's 11-bit index can name). `twice` makes the second index node
+    /// point at the first leaf again.
+    fn deep_bth(leaves: u32, twice: bool) -> Vec<Vec<u8>> {
+        let leaf_hid = |j: u32| ((1 + j / 2047) << 16) | hid(1 + j % 2047);
+        let half = leaves.div_ceil(2);
+        let index = |range: std::ops::Range<u32>| -> Vec<u8> {
+            range
+                .flat_map(|j| [j.to_le_bytes(), leaf_hid(j).to_le_bytes()].concat())
+                .collect()
+        };
+        let mut mid2 = index(half..leaves);
+        if twice {
+            mid2[4..8].copy_from_slice(&leaf_hid(0).to_le_bytes());
+        }
+        let mut root = Vec::new();
+        for (key, h) in [(0u32, hid(3)), (half, hid(4))] {
+            root.extend_from_slice(&key.to_le_bytes());
+            root.extend_from_slice(&h.to_le_bytes());
+        }
+        let mut header = vec![0xB5, 4, 4, 2];
+        header.extend_from_slice(&hid(2).to_le_bytes());
+        let mut blocks = vec![build_heap(
+            SIG_TC,
+            hid(1),
+            &[&header, &root, &index(0..half), &mid2],
+        )];
+        let records: Vec<Vec<u8>> = (0..leaves)
+            .map(|j| [j.to_le_bytes(), (j * 2).to_le_bytes()].concat())
+            .collect();
+        for chunk in records.chunks(2047) {
+            let allocs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
+            blocks.push(build_heap(0, 0, &allocs));
+        }
+        blocks
+    }
+
+    #[test]
+    fn a_bth_of_any_size_is_read_and_a_shared_node_is_an_error() {
+        // More leaf nodes than the 4,096 the walk used to allow in all.
+        let n = 5000;
+        let heap = Heap::new(
+            deep_bth(n, false).into_iter().map(Cow::Owned).collect(),
+            false,
+        )
+        .unwrap();
+        let b = heap.bth_records(hid(1)).unwrap();
+        assert_eq!(b.records.len(), n as usize);
+        for (j, (k, d)) in b.records.iter().enumerate() {
+            assert_eq!(*k, &(j as u32).to_le_bytes());
+            assert_eq!(*d, &(j as u32 * 2).to_le_bytes());
+        }
+        let heap = Heap::new(
+            deep_bth(n, true).into_iter().map(Cow::Owned).collect(),
+            false,
+        )
+        .unwrap();
+        assert!(matches!(
+            heap.bth_records(hid(1)),
+            Err(LtpError::Heap {
+                what: "BTH cycle",
+                ..
+            })
+        ));
     }
 
     #[test]
