@@ -54,7 +54,7 @@ pub const NBT_WALK_FAILED: &str = "pst.nbt-walk";
 /// each message, after each attachment and after each block of a contents table's rows, so
 /// the memory a walk keeps of the file does not grow with the file (a file smaller than this
 /// is never released while it is read). Counted in the kernel's fault-around windows
-/// ([`Ndb::touched_bytes`]), an upper bound of what is really resident.
+/// ([`Ndb::touched_bytes`]), an estimate of what is really resident.
 pub const RELEASE_BUDGET: u64 = 1 << 20;
 
 /// One folder of the tree with what is needed to list its messages.

@@ -914,10 +914,12 @@ fn unreachable_header() -> Header {
 }
 
 impl Ndb {
-    /// An upper bound of the bytes of the file map made resident since the last
-    /// [`Ndb::forget_touched`]: every 64 KiB window of the file a read touched, counted whole
-    /// (the kernel maps the pages around a faulting one, up to its fault-around window,
-    /// 64 KiB by default).
+    /// An estimate of the bytes of the file map made resident since the last
+    /// [`Ndb::forget_touched`]: every 64 KiB window of the file a read touched, counted whole.
+    /// The kernel maps the pages around a faulting one up to its fault-around window (64 KiB
+    /// by default), so this bounds the resident size unless the page cache maps larger folios
+    /// at once. Measured on the largest corpus OST: 56 releases freed 55,500 KiB where this
+    /// counted 59,136 KiB.
     pub fn touched_bytes(&self) -> u64 {
         self.touched.windows.load(Ordering::Relaxed) << WINDOW_SHIFT
     }
