@@ -57,9 +57,8 @@ pub(crate) fn path_component(name: &str) -> String {
     safe_component(name, MAX_COMPONENT, "folder")
 }
 
-/// Buffer size of the writers a message is rendered through, one set per message: small
-/// enough that allocating and freeing them for every message stays cheap, large enough that a
-/// typical message takes one or two writes.
+/// Buffer size below the CRLF → LF conversion of a Maildir message file (which writes line
+/// by line), one per message: small enough that allocating it for every message stays cheap.
 pub(crate) const MESSAGE_BUFFER: usize = 16 * 1024;
 
 /// How much of a message [`MessageOut`] gathers before writing it out: most messages take one
