@@ -720,16 +720,16 @@ fn build_body<'x>(
         }
     }
     if let (None, Some(rtf)) = (&body.html, &body.rtf) {
+        // Not a text/* type: mail_builder base64-encodes it as it writes it, in pieces.
         mixed.push(
             MimePart::new(
                 ContentType::new("application/rtf").attribute("name", "body.rtf"),
-                BodyPart::Text(Cow::Owned(base64_lines(rtf.as_bytes()))),
+                BodyPart::Binary(Cow::Borrowed(rtf.as_bytes())),
             )
             .header(
                 "Content-Disposition",
                 ContentType::new("attachment").attribute("filename", "body.rtf"),
-            )
-            .transfer_encoding("base64"),
+            ),
         );
     }
 
