@@ -232,7 +232,7 @@ impl PstStore {
         // block at a time, and the pages they came from are let go as the walk goes, as for
         // a large attachment.
         let node = NodeRef::open_lazy(&self.ndb, e.bid_data, &subs)?;
-        node.table_row_ids(&mut |_| self.release_over_budget())
+        node.table_row_ids(&mut || self.release_over_budget())
     }
 
     /// Walks the folder tree: the IPM subtree (and non-IPM folders of the root that hold
