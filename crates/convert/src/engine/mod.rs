@@ -8,11 +8,12 @@
 //!    [`RunOptions::mailbox_time_budget`]. The coordinator watches the deadline from outside:
 //!    at the deadline it cancels the budget, and if the worker has not reported within
 //!    [`ABANDON_GRACE`] it abandons the thread (which keeps running detached, and can never
-//!    commit: only the coordinator commits; the next mailbox gets a new thread). The mailbox is reported `timed_out`, its
-//!    staging directory is discarded, and the run goes on. Abandoned threads do not keep the
-//!    process alive: the CLI ends with `std::process::exit`. A source that fails to open a
-//!    mailbox, or panics in its iterator (caught with `catch_unwind`; requires
-//!    `panic = "unwind"`), gives a `failed` mailbox and the run goes on.
+//!    commit: only the coordinator commits; the next mailbox gets a new thread). The mailbox
+//!    is reported `timed_out`, its staging directory is discarded, and the run goes on.
+//!    Abandoned threads do not keep the process alive: the CLI ends with
+//!    `std::process::exit`. A source that fails to open a mailbox, or panics in its iterator
+//!    (caught with `catch_unwind`; requires `panic = "unwind"`), gives a `failed` mailbox and
+//!    the run goes on.
 //! 2. **Every user gets a section** (KB Q194218): every [`MailboxInfo`] goes through
 //!    [`Sink::open_mailbox`] and [`MailboxWriter::finish`], also with zero messages; with
 //!    [`RunOptions::no_mail`] the message stream is dropped without pulling an item.

@@ -25,7 +25,6 @@ use std::path::{Path, PathBuf};
 use mailmig_ir::{MailboxContext, MailboxWriter, Message, Sink, SinkError, WrittenStats};
 
 use super::layout::FolderLayout;
-
 use super::maildir::CrlfToLf;
 use super::mime::{MessagePlace, imcea_address, render_message_to};
 use super::{Counted, MessageOut, create_dir_all, path_component, write_file};
