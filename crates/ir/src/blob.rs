@@ -1,9 +1,10 @@
 //! [`Blob`]: attachment and binary property bytes, owned or borrowed from a shared buffer
-//! (usually the memory map of the input) without copying.
+//! (usually the memory map of the input) without copying, or produced in pieces by a
+//! [`PieceSource`] when they are too large to hold decoded.
 
 use std::fmt;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -11,16 +12,50 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Anything that can back a [`Blob`]: a `Vec<u8>`, a `memmap2::Mmap`, a `Box<[u8]>`…
 pub type SharedBytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
 
-/// An immutable byte string that is either owned or a window into a shared buffer.
+/// Bytes a reader produces on demand, in order and in pieces, instead of holding them decoded:
+/// a large attachment stored in many encoded or compressed blocks of the input.
+///
+/// A reader hands one out only after checking that it can produce every byte (the input is
+/// never modified while it is read), so [`PieceSource::pieces`] fails only when the input
+/// changed under the run.
+pub trait PieceSource: Send + Sync {
+    /// Number of bytes the pieces add up to.
+    fn len(&self) -> usize;
+
+    /// True when there are no bytes.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `piece` with the bytes in order, in pieces of any size. Stops at the first error,
+    /// `piece`'s or its own; the pieces already passed stay passed.
+    fn pieces(&self, piece: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()>;
+}
+
+/// An immutable byte string: owned, a window into a shared buffer, or streamed from a
+/// [`PieceSource`].
 ///
 /// Cloning is cheap (a reference count). Format readers hand out windows into the mapped input
-/// with [`Blob::window`], so attachment data is not copied until a writer needs it.
-/// Serialises as standard base64.
+/// with [`Blob::window`], so attachment data is not copied until a writer needs it, and large
+/// encoded data as [`Blob::streamed`], which writers read with [`Blob::pieces`] without ever
+/// holding it whole. Serialises as standard base64.
 #[derive(Clone)]
 pub struct Blob {
-    owner: SharedBytes,
-    start: usize,
-    len: usize,
+    repr: Repr,
+}
+
+#[derive(Clone)]
+enum Repr {
+    Window {
+        owner: SharedBytes,
+        start: usize,
+        len: usize,
+    },
+    Streamed {
+        source: Arc<dyn PieceSource>,
+        /// The bytes collected whole, the first time something asked for them as one slice.
+        whole: Arc<OnceLock<Vec<u8>>>,
+    },
 }
 
 impl Blob {
@@ -33,9 +68,11 @@ impl Blob {
     pub fn from_vec(bytes: Vec<u8>) -> Self {
         let len = bytes.len();
         Self {
-            owner: Arc::new(bytes),
-            start: 0,
-            len,
+            repr: Repr::Window {
+                owner: Arc::new(bytes),
+                start: 0,
+                len,
+            },
         }
     }
 
@@ -46,28 +83,73 @@ impl Blob {
             return None;
         }
         Some(Self {
-            owner,
-            start: range.start,
-            len: range.end - range.start,
+            repr: Repr::Window {
+                owner,
+                start: range.start,
+                len: range.end - range.start,
+            },
         })
     }
 
-    /// The bytes.
+    /// Bytes produced by `source` when they are read: [`Blob::pieces`] streams them, and only
+    /// [`Blob::as_bytes`] collects them whole (once, kept by every clone).
+    pub fn streamed(source: Arc<dyn PieceSource>) -> Self {
+        Self {
+            repr: Repr::Streamed {
+                source,
+                whole: Arc::new(OnceLock::new()),
+            },
+        }
+    }
+
+    /// True for a blob from [`Blob::streamed`] that has not been collected whole.
+    pub fn is_streamed(&self) -> bool {
+        matches!(&self.repr, Repr::Streamed { whole, .. } if whole.get().is_none())
+    }
+
+    /// The bytes as one slice. A streamed blob is collected whole the first time, which holds
+    /// all of it in memory: writers that can take it in pieces use [`Blob::pieces`]. Should the
+    /// source fail (its input changed under the run), the bytes it produced are kept and the
+    /// rest is missing.
     pub fn as_bytes(&self) -> &[u8] {
-        (*self.owner)
-            .as_ref()
-            .get(self.start..self.start + self.len)
-            .unwrap_or(&[])
+        match &self.repr {
+            Repr::Window { owner, start, len } => {
+                (**owner).as_ref().get(*start..*start + *len).unwrap_or(&[])
+            }
+            Repr::Streamed { source, whole } => whole.get_or_init(|| {
+                let mut v = Vec::with_capacity(source.len());
+                let _ = source.pieces(&mut |p| {
+                    v.extend_from_slice(p);
+                    Ok(())
+                });
+                v
+            }),
+        }
+    }
+
+    /// Calls `piece` with the bytes in order: once with the whole slice, or piece by piece for
+    /// a streamed blob, so that the bytes are never held whole. Stops at the first error.
+    pub fn pieces(
+        &self,
+        piece: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        match &self.repr {
+            Repr::Streamed { source, whole } if whole.get().is_none() => source.pieces(piece),
+            _ => piece(self.as_bytes()),
+        }
     }
 
     /// Number of bytes.
     pub fn len(&self) -> usize {
-        self.len
+        match &self.repr {
+            Repr::Window { len, .. } => *len,
+            Repr::Streamed { source, .. } => source.len(),
+        }
     }
 
     /// True when there are no bytes.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 }
 
@@ -105,6 +187,9 @@ impl Eq for Blob {}
 
 impl fmt::Debug for Blob {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_streamed() {
+            return write!(f, "Blob({} bytes, streamed)", self.len());
+        }
         let bytes = self.as_bytes();
         let head = bytes.get(..bytes.len().min(16)).unwrap_or(&[]);
         write!(f, "Blob({} bytes, {:02x?}", bytes.len(), head)?;
@@ -181,6 +266,101 @@ mod tests {
         let d = std::env::temp_dir().join(format!("mailmig-ir-map-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    /// Counts up from 0 in pieces of `step` bytes; fails after `fail_after` pieces if set.
+    struct Counter {
+        len: usize,
+        step: usize,
+        fail_after: Option<usize>,
+        calls: std::sync::atomic::AtomicUsize,
+    }
+
+    impl PieceSource for Counter {
+        fn len(&self) -> usize {
+            self.len
+        }
+        fn pieces(
+            &self,
+            piece: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+        ) -> std::io::Result<()> {
+            self.calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let all: Vec<u8> = (0..self.len).map(|i| i as u8).collect();
+            for (n, p) in all.chunks(self.step).enumerate() {
+                if self.fail_after == Some(n) {
+                    return Err(std::io::Error::other("input changed"));
+                }
+                piece(p)?;
+            }
+            Ok(())
+        }
+    }
+
+    fn counter(len: usize, step: usize, fail_after: Option<usize>) -> Arc<Counter> {
+        Arc::new(Counter {
+            len,
+            step,
+            fail_after,
+            calls: Default::default(),
+        })
+    }
+
+    #[test]
+    fn streamed_blobs_are_read_in_pieces_until_collected() {
+        let src = counter(1000, 64, None);
+        let b = Blob::streamed(src.clone());
+        assert_eq!(b.len(), 1000);
+        assert!(b.is_streamed());
+        let mut seen = Vec::new();
+        let mut sizes = Vec::new();
+        b.pieces(&mut |p| {
+            seen.extend_from_slice(p);
+            sizes.push(p.len());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(sizes.len(), 16, "one call per piece of the source");
+        assert!(b.is_streamed(), "reading in pieces keeps nothing");
+        let whole: Vec<u8> = (0..1000).map(|i| i as u8).collect();
+        assert_eq!(seen, whole);
+        // Collected once, shared by clones, then read from memory.
+        let c = b.clone();
+        assert_eq!(c.as_bytes(), &whole[..]);
+        assert!(!b.is_streamed());
+        assert_eq!(b, Blob::from_vec(whole));
+        b.pieces(&mut |p| {
+            assert_eq!(p.len(), 1000);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(src.calls.load(std::sync::atomic::Ordering::Relaxed), 2);
+        assert_eq!(
+            format!("{:?}", Blob::streamed(counter(5, 1, None))),
+            "Blob(5 bytes, streamed)"
+        );
+    }
+
+    #[test]
+    fn a_failing_source_stops_the_pieces_and_collects_what_it_gave() {
+        let b = Blob::streamed(counter(100, 10, Some(3)));
+        let mut n = 0;
+        let err = b.pieces(&mut |p| {
+            n += p.len();
+            Ok(())
+        });
+        assert!(err.is_err());
+        assert_eq!(n, 30);
+        assert_eq!(b.as_bytes().len(), 30);
+        // An error from the receiver stops the source too.
+        let b = Blob::streamed(counter(100, 10, None));
+        let mut calls = 0;
+        let r = b.pieces(&mut |_| {
+            calls += 1;
+            Err(std::io::Error::other("disk full"))
+        });
+        assert!(r.is_err());
+        assert_eq!(calls, 1);
     }
 
     #[test]
