@@ -40,6 +40,27 @@ impl FileMap {
             let _ = unsafe { m.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
         }
     }
+
+    /// Like [`FileMap::release_pages`], for the pages holding `range` of the file only (and
+    /// the rest of the first and last page).
+    #[allow(unsafe_code)]
+    pub fn release_range(&self, range: std::ops::Range<usize>) {
+        #[cfg(unix)]
+        if let Some(m) = &self.map {
+            let end = range.end.min(m.len());
+            if range.start >= end {
+                return;
+            }
+            // SAFETY: as for `release_pages`; the range is inside the map.
+            let _ = unsafe {
+                m.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    range.start,
+                    end - range.start,
+                )
+            };
+        }
+    }
 }
 
 /// Maps a file read-only.

@@ -1046,3 +1046,81 @@ fn the_file_map_is_released_by_what_reads_touched() {
         "{counts:?}"
     );
 }
+
+#[test]
+fn large_attachments_are_streamed_and_read_back_exactly() {
+    let bytes = |n: usize, seed: u8| -> Vec<u8> {
+        (0..n)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 9) as u8)
+            .collect()
+    };
+    let attachment = |name: &str, data: Vec<u8>| Attachment {
+        name: Some(name.into()),
+        content: AttachmentContent::Data(Blob::from_vec(data)),
+        ..Attachment::default()
+    };
+    let big = bytes(3 * (1 << 20) + 700, 1);
+    let small = bytes(200 << 10, 2);
+    let inner_big = bytes(2 << 20, 3);
+    let inner = Message {
+        subject: Some("inner".into()),
+        attachments: vec![attachment("inner.bin", inner_big.clone())],
+        ..Message::default()
+    };
+    let m = Message {
+        folder: Some("in".into()),
+        subject: Some("outer".into()),
+        attachments: vec![
+            attachment("big.bin", big.clone()),
+            attachment("small.bin", small.clone()),
+            Attachment {
+                kind: AttachmentKind::EmbeddedMessage,
+                content: AttachmentContent::Message(Box::new(inner)),
+                ..Attachment::default()
+            },
+        ],
+        ..Message::default()
+    };
+    // The writer writes no cyclic encoding.
+    for crypt in [CryptMethod::None, CryptMethod::Permute] {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = write_pst(
+            tmp.path(),
+            "big",
+            &synth_folders(),
+            std::slice::from_ref(&m),
+            crypt,
+        );
+        let (_, msgs) = read_pst(&path, true).unwrap();
+        let got = &msgs[0];
+        let data = |m: &Message, i: usize| m.attachments[i].data().unwrap().clone();
+        let inner = got.attachments[2].message().unwrap();
+        for (blob, want, streamed) in [
+            (data(got, 0), &big, true),
+            (data(got, 1), &small, false),
+            (data(inner, 0), &inner_big, true),
+        ] {
+            assert_eq!(
+                blob.is_streamed(),
+                streamed,
+                "{crypt:?}, {} bytes",
+                want.len()
+            );
+            assert_eq!(blob.len(), want.len());
+            // Read in pieces, block by block, without being collected.
+            let (mut pieces, mut read) = (0usize, Vec::new());
+            blob.pieces(&mut |p| {
+                pieces += 1;
+                read.extend_from_slice(p);
+                Ok(())
+            })
+            .unwrap();
+            assert!(read == *want, "{crypt:?}: bytes differ");
+            assert_eq!(blob.is_streamed(), streamed);
+            if streamed {
+                assert!(pieces > 100, "{pieces} pieces");
+            }
+            assert!(blob.as_bytes() == want.as_slice());
+        }
+    }
+}

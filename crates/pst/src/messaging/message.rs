@@ -564,11 +564,10 @@ impl PstStore {
     }
 
     fn looks_like_message(&self, bid_data: u64, _bid_sub: u64) -> bool {
+        // Only the first block is read: the data of an object attachment may be large.
         self.ndb
-            .read_data_tree(bid_data)
-            .ok()
-            .and_then(|b| b.first().map(|f| f.get(2..4) == Some(&[0xEC, 0xBC][..])))
-            .unwrap_or(false)
+            .first_data_block(bid_data)
+            .is_some_and(|f| f.get(2..4) == Some(&[0xEC, 0xBC][..]))
     }
 }
 

@@ -32,7 +32,6 @@ pub struct PstStore {
     pub(crate) code_page: u16,
     pub(crate) forced_code_page: Option<u16>,
     salvage: bool,
-    file_map: Option<crate::source::FileMap>,
 }
 
 /// The entry-id properties of the IPM subtree that name the special folders
@@ -50,12 +49,7 @@ pub(crate) const SPECIAL_FOLDER_ENTRY_IDS: &[(u16, FolderKind)] = &[
 /// Warning code of a node B-tree walk that stopped at damage (messages may be missing).
 pub const NBT_WALK_FAILED: &str = "pst.nbt-walk";
 
-/// How much of the file map may be resident before its pages are released: checked after
-/// each message, after each attachment and after each block of a contents table's rows, so
-/// the memory a walk keeps of the file does not grow with the file (a file smaller than this
-/// is never released while it is read). Counted in the kernel's fault-around windows
-/// ([`Ndb::touched_bytes`]), an estimate of what is really resident.
-pub const RELEASE_BUDGET: u64 = 1 << 20;
+pub use crate::ndb::RELEASE_BUDGET;
 
 /// One folder of the tree with what is needed to list its messages.
 #[derive(Clone, Debug)]
@@ -102,7 +96,6 @@ impl PstStore {
             code_page: code_page.unwrap_or(1252),
             forced_code_page: code_page,
             salvage,
-            file_map: None,
         };
         match s.read_pc(NID_MESSAGE_STORE) {
             Ok(p) => {
@@ -127,24 +120,19 @@ impl PstStore {
 
     /// Keeps the file map so resident pages can be released while streaming.
     pub fn set_file_map(&mut self, map: crate::source::FileMap) {
-        self.file_map = Some(map);
+        self.ndb.set_file_map(Arc::new(map));
     }
 
     /// Releases the file map's resident pages (see [`crate::FileMap::release_pages`]); reads
     /// fault them back in from the file.
     pub fn release_pages(&self) {
-        if let Some(m) = &self.file_map {
-            m.release_pages();
-        }
-        self.ndb.forget_touched();
+        self.ndb.release_pages();
     }
 
     /// Releases the file map's pages once reads may have made more than [`RELEASE_BUDGET`]
     /// of it resident.
     pub(crate) fn release_over_budget(&self) {
-        if self.ndb.touched_bytes() >= RELEASE_BUDGET {
-            self.release_pages();
-        }
+        self.ndb.release_over_budget();
     }
 
     /// The NDB.

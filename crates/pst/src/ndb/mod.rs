@@ -12,8 +12,8 @@ pub mod header;
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use mailmig_ir::blob::SharedBytes;
 use mailmig_ir::{Blob, Limits, Warning};
@@ -26,6 +26,138 @@ thread_local! {
 
 pub use btree::{BlockEntry, NodeEntry};
 pub use header::{Bref, CryptMethod, Format, Header, pst_crc};
+
+/// How much of the file map may be resident before its pages are released: checked after
+/// each message, after each attachment, after each block of a contents table's rows and of a
+/// streamed data tree, so the memory a walk keeps of the file does not grow with the file (a
+/// file smaller than this is never released while it is read). Counted in the kernel's
+/// fault-around windows ([`Ndb::touched_bytes`]), an estimate of what is really resident.
+pub const RELEASE_BUDGET: u64 = 1 << 20;
+
+/// Data trees of at least this many bytes are read as [`Blob::streamed`] blobs
+/// ([`Ndb::streamed_blob`]): above it, decoding the blocks twice (to check them when the
+/// message is read, and when the blob is written) is cheaper than holding them decoded.
+pub const STREAMED_BLOB_MIN: u64 = 1 << 20;
+
+/// One data block of a [`StreamedTree`]: where it is stored and how to decode it.
+#[derive(Clone, Copy, Debug)]
+struct StreamedBlock {
+    ib: u64,
+    bid: u64,
+    cb: u16,
+    /// The inflated size of a compressed 4K-page OST block.
+    inflated: Option<u16>,
+}
+
+/// The data blocks of a data tree, checked when the message was read, decoded one at a time
+/// each time the [`Blob::streamed`] over them is read.
+struct StreamedTree {
+    bytes: SharedBytes,
+    file_map: Option<Arc<crate::source::FileMap>>,
+    crypt: CryptMethod,
+    blocks: Vec<StreamedBlock>,
+    len: usize,
+}
+
+impl mailmig_ir::blob::PieceSource for StreamedTree {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn pieces(&self, piece: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
+        let data = (*self.bytes).as_ref();
+        let mut buf = Vec::new();
+        // File ranges read since the last release, joined when adjacent.
+        let mut read: Vec<std::ops::Range<usize>> = Vec::new();
+        let mut read_bytes = 0u64;
+        let release = |read: &mut Vec<std::ops::Range<usize>>| {
+            if let Some(m) = &self.file_map {
+                for r in read.iter() {
+                    m.release_range(r.clone());
+                }
+            }
+            read.clear();
+        };
+        for b in &self.blocks {
+            let changed = || {
+                std::io::Error::other(format!(
+                    "block BID 0x{:X} at offset {} no longer reads as it did when its message \
+                     was read (was the input modified during the run?)",
+                    b.bid, b.ib
+                ))
+            };
+            let start = usize::try_from(b.ib).map_err(|_| changed())?;
+            let r = start..start + usize::from(b.cb);
+            let stored = data.get(r.clone()).ok_or_else(changed)?;
+            let decoded: &[u8] = match b.inflated {
+                Some(size) => {
+                    buf.clear();
+                    buf.reserve(usize::from(size));
+                    inflate_block(stored, &mut buf).map_err(|_| changed())?;
+                    undo_encoding(self.crypt, b.bid, &mut buf).map_err(|_| changed())?;
+                    &buf
+                }
+                None if b.bid & 2 == 0 && self.crypt == CryptMethod::Permute => {
+                    buf.clear();
+                    crypt::permute_decode_into(stored, &mut buf);
+                    &buf
+                }
+                None if b.bid & 2 == 0 && self.crypt != CryptMethod::None => {
+                    buf.clear();
+                    buf.extend_from_slice(stored);
+                    undo_encoding(self.crypt, b.bid, &mut buf).map_err(|_| changed())?;
+                    &buf
+                }
+                None => stored,
+            };
+            piece(decoded)?;
+            match read.last_mut() {
+                Some(last) if last.end == r.start => last.end = r.end,
+                _ => read.push(r),
+            }
+            read_bytes += u64::from(b.cb);
+            if read_bytes >= RELEASE_BUDGET {
+                release(&mut read);
+                read_bytes = 0;
+            }
+        }
+        release(&mut read);
+        Ok(())
+    }
+}
+
+/// Inflates one 4K-page OST block's zlib stream into `out`, up to `out`'s capacity (the
+/// block's inflated size; a stream that would inflate to more is cut there). The inflater's
+/// state (tens of KB) is reused per thread and reset for each block.
+fn inflate_block(stored: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    let run = |d: &mut flate2::Decompress, out: &mut Vec<u8>| {
+        d.reset(true);
+        d.decompress_vec(stored, out, flate2::FlushDecompress::Finish)
+    };
+    INFLATER
+        .try_with(|cell| match cell.try_borrow_mut() {
+            Ok(mut d) => run(&mut d, out),
+            Err(_) => run(&mut flate2::Decompress::new(true), out),
+        })
+        .unwrap_or_else(|_| run(&mut flate2::Decompress::new(true), out))
+        .map(|_| ())
+        .map_err(|err| err.to_string())
+}
+
+/// Undoes the file's encoding (`crypt`) on the data of block `bid` in place; internal blocks
+/// are not encoded (MS-PST 5).
+fn undo_encoding(crypt: CryptMethod, bid: u64, data: &mut [u8]) -> Result<(), NdbError> {
+    if bid & 2 != 0 {
+        return Ok(());
+    }
+    match crypt {
+        CryptMethod::None => {}
+        CryptMethod::Permute => crypt::permute_decode(data),
+        CryptMethod::Cyclic => crypt::cyclic(data, bid as u32),
+        CryptMethod::Unknown(m) => return Err(NdbError::UnknownCrypt { bid, method: m }),
+    }
+    Ok(())
+}
 
 /// Errors of the NDB layer. Each names the structure and field, with the byte offset and the
 /// raw value.
@@ -185,6 +317,8 @@ pub struct Ndb {
     reported: Mutex<HashSet<(u8, u64)>>,
     check_crc: bool,
     touched: Touched,
+    /// The memory map under `data`, when it is one: its pages are released as reads go.
+    file_map: Option<Arc<crate::source::FileMap>>,
 }
 
 impl std::fmt::Debug for Ndb {
@@ -226,6 +360,7 @@ impl Ndb {
             reported: Mutex::new(HashSet::new()),
             check_crc: !cfg!(fuzzing),
             touched: Touched::new(len),
+            file_map: None,
         };
         let h = ndb.header.clone();
         let mut crc_bad = false;
@@ -535,21 +670,7 @@ impl Ndb {
     /// Undoes the file's encoding on data block `e` in place; internal blocks are not encoded
     /// (MS-PST 5).
     fn decode_in_place(&self, e: &BlockEntry, data: &mut [u8]) -> Result<(), NdbError> {
-        if e.bid & 2 != 0 {
-            return Ok(());
-        }
-        match self.header.crypt {
-            CryptMethod::None => {}
-            CryptMethod::Permute => crypt::permute_decode(data),
-            CryptMethod::Cyclic => crypt::cyclic(data, e.bid as u32),
-            CryptMethod::Unknown(m) => {
-                return Err(NdbError::UnknownCrypt {
-                    bid: e.bid,
-                    method: m,
-                });
-            }
-        }
-        Ok(())
+        undo_encoding(self.header.crypt, e.bid, data)
     }
 
     /// Appends `stored`, the bytes of block `e` as stored, to `out` with the encoding undone.
@@ -570,23 +691,10 @@ impl Ndb {
 
     fn inflate(&self, stored: &[u8], size: usize, e: &BlockEntry) -> Result<Vec<u8>, NdbError> {
         let mut out = Vec::with_capacity(size);
-        // One zlib stream per block, inflated in a single call into exactly `size` bytes of
-        // room (a stream that would inflate to more is cut there, and the size check below
-        // warns). The inflater's state (tens of KB) is reused per thread, reset for each block.
-        let run = |d: &mut flate2::Decompress, out: &mut Vec<u8>| {
-            d.reset(true);
-            d.decompress_vec(stored, out, flate2::FlushDecompress::Finish)
-        };
-        let status = INFLATER
-            .try_with(|cell| match cell.try_borrow_mut() {
-                Ok(mut d) => run(&mut d, &mut out),
-                Err(_) => run(&mut flate2::Decompress::new(true), &mut out),
-            })
-            .unwrap_or_else(|_| run(&mut flate2::Decompress::new(true), &mut out));
-        status.map_err(|err| NdbError::Inflate {
+        inflate_block(stored, &mut out).map_err(|reason| NdbError::Inflate {
             bid: e.bid,
             offset: e.ib,
-            reason: err.to_string(),
+            reason,
         })?;
         if out.len() != size {
             self.warn_once(
@@ -739,7 +847,8 @@ impl Ndb {
     }
 
     /// Reads a whole data tree into one [`Blob`]: a window into the file when it is a single
-    /// plain block, otherwise an owned copy.
+    /// plain block; a [`Blob::streamed`] one when the tree holds at least
+    /// [`STREAMED_BLOB_MIN`] bytes (see [`Ndb::streamed_blob`]); otherwise an owned copy.
     pub fn read_blob(&self, bid: u64) -> Result<Blob, NdbError> {
         if bid & 2 == 0 {
             let e = self.lookup_block(bid)?;
@@ -760,6 +869,9 @@ impl Ndb {
             && let Ok(root) = self.read_block(bid)
         {
             let claimed = u64::from(btree::le32(&root, 4));
+            if claimed >= STREAMED_BLOB_MIN {
+                return self.streamed_blob(bid);
+            }
             if claimed <= self.bytes().len() as u64 && self.limits.allows_allocation(claimed) {
                 v.reserve(usize::try_from(claimed).unwrap_or(0));
             }
@@ -771,6 +883,112 @@ impl Ndb {
             Ok(v.len() - before)
         })?;
         Ok(Blob::from_vec(v))
+    }
+
+    /// The data tree at `bid` as a [`Blob::streamed`]: its blocks are decoded one at a time
+    /// when the blob is read, so a large attachment is never held whole.
+    ///
+    /// Everything that can fail is checked now, so that reading the blob later cannot: the
+    /// tree's structure and limits, every block's bounds, trailer and CRC (warnings as for any
+    /// read), and for compressed blocks the inflation itself, into a buffer that is dropped.
+    /// Reading the blob decodes the blocks again. Both passes release the file map's pages as
+    /// they go, so neither keeps more than [`RELEASE_BUDGET`] of the file resident.
+    pub fn streamed_blob(&self, bid: u64) -> Result<Blob, NdbError> {
+        let mut blocks = Vec::new();
+        let mut total: u64 = 0;
+        let mut scratch = Vec::new();
+        self.collect_data_tree(bid, 0, &mut total, &mut |e| {
+            let stored = self.checked_block(e)?;
+            let n = if self.is_deflated(e) {
+                scratch.clear();
+                scratch.reserve(usize::from(e.inflated));
+                inflate_block(stored, &mut scratch).map_err(|reason| NdbError::Inflate {
+                    bid: e.bid,
+                    offset: e.ib,
+                    reason,
+                })?;
+                if scratch.len() != usize::from(e.inflated) {
+                    self.warn_once(
+                        3,
+                        "pst.inflate-size",
+                        format!(
+                            "block BID 0x{:X} inflated to {} bytes, expected {}",
+                            e.bid,
+                            scratch.len(),
+                            e.inflated
+                        ),
+                        e.ib,
+                    );
+                }
+                scratch.len()
+            } else {
+                stored.len()
+            };
+            undo_encoding(self.header.crypt, e.bid, &mut [])?;
+            blocks.push(StreamedBlock {
+                ib: e.ib,
+                bid: e.bid,
+                cb: e.cb,
+                inflated: self.is_deflated(e).then_some(e.inflated),
+            });
+            self.release_over_budget();
+            Ok(n)
+        })?;
+        let len = usize::try_from(total).map_err(|_| NdbError::Limit {
+            what: "data tree size",
+            offset: 0,
+            value: total,
+        })?;
+        Ok(Blob::streamed(Arc::new(StreamedTree {
+            bytes: self.data.clone(),
+            file_map: self.file_map.clone(),
+            crypt: self.header.crypt,
+            blocks,
+            len,
+        })))
+    }
+
+    /// The decoded first data block of the data tree at `bid` (the tree's other blocks are not
+    /// read), or `None` when the tree cannot be read.
+    pub fn first_data_block(&self, bid: u64) -> Option<BlockData<'_>> {
+        let mut bid = bid;
+        // A data tree is at most two levels of XBLOCKs deep (MS-PST 2.2.2.8.3.2).
+        for _ in 0..3 {
+            let data = self.read_block(bid).ok()?;
+            if bid & 2 == 0 {
+                return Some(data);
+            }
+            if data.first() != Some(&0x01)
+                || u16::from_le_bytes([*data.get(2)?, *data.get(3)?]) == 0
+            {
+                return None;
+            }
+            bid = btree::id_at(&data, 8, self.format().id_size());
+        }
+        None
+    }
+
+    /// Shares `map`, the memory map under this NDB's bytes, so that reads can release its
+    /// pages ([`Ndb::release_pages`]).
+    pub fn set_file_map(&mut self, map: Arc<crate::source::FileMap>) {
+        self.file_map = Some(map);
+    }
+
+    /// Releases the file map's resident pages (see [`crate::FileMap::release_pages`]); reads
+    /// fault them back in from the file.
+    pub fn release_pages(&self) {
+        if let Some(m) = &self.file_map {
+            m.release_pages();
+        }
+        self.forget_touched();
+    }
+
+    /// Releases the file map's pages once reads may have made more than [`RELEASE_BUDGET`]
+    /// of it resident.
+    pub fn release_over_budget(&self) {
+        if self.touched_bytes() >= RELEASE_BUDGET {
+            self.release_pages();
+        }
     }
 
     /// Reads the subnode tree rooted at `bid_sub` (SLBLOCK/SIBLOCK, MS-PST 2.2.2.8.3.3;
@@ -883,6 +1101,7 @@ impl Ndb {
             reported: Mutex::new(HashSet::new()),
             check_crc: false,
             touched: Touched::new(0),
+            file_map: None,
         }
     }
 }
