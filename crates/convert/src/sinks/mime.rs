@@ -56,7 +56,8 @@ use mail_builder::headers::text::Text;
 use mail_builder::headers::{Header, HeaderType};
 use mail_builder::mime::{BodyPart, MimePart};
 use mailmig_ir::{
-    Address, Attachment, AttachmentContent, AttachmentKind, Message, Priority, SinkError, SourceIds,
+    Address, Attachment, AttachmentContent, AttachmentKind, Blob, Message, Priority, SinkError,
+    SourceIds,
 };
 use sha2::{Digest, Sha256};
 
@@ -126,7 +127,8 @@ pub(crate) fn render_with_identity_to(
     identity: &[u8; 32],
     out: &mut impl Writer,
 ) -> Result<(), SinkError> {
-    write_message(message, identity, 0, out)
+    let plan = plan(message, identity)?;
+    write_message(message, identity, 0, out, &plan, Mode::Write)
 }
 
 fn estimate_len(message: &Message) -> usize {
@@ -216,6 +218,8 @@ fn write_message(
     identity: &[u8; 32],
     depth: u32,
     out: &mut impl Writer,
+    plan: &Plan,
+    mode: Mode,
 ) -> Result<(), SinkError> {
     if depth > MAX_EMBEDDING_DEPTH {
         return Err(SinkError::Unrepresentable(format!(
@@ -223,21 +227,261 @@ fn write_message(
         )));
     }
     write_headers(message, identity, out);
-    // Embedded messages are rendered first: the boundaries must not occur in them.
-    let mut embedded: Vec<Option<Vec<u8>>> = Vec::with_capacity(message.attachments.len());
+    // The boundaries must not occur in the embedded messages. Those whose rendering holds
+    // this message's boundary prefix (see `Plan`) are rendered into memory first, and the
+    // boundaries are chosen around them; the others are written straight into `out`.
+    let mut embedded: Vec<Embedded<'_>> = Vec::with_capacity(message.attachments.len());
     for (i, a) in message.attachments.iter().enumerate() {
-        embedded.push(match &a.content {
-            AttachmentContent::Message(m) => {
+        embedded.push(match (&a.content, mode) {
+            (AttachmentContent::Message(_), Mode::Scan) => Embedded::Skipped,
+            (AttachmentContent::Message(m), Mode::Write) => {
                 let id = child_identity(identity, i, &m.ids);
-                let mut buf = Vec::new();
-                write_message(m, &id, depth + 1, &mut buf)?;
-                Some(buf)
+                if plan.in_memory.contains(&message_key(message)) {
+                    let mut buf = Vec::new();
+                    write_message(m, &id, depth + 1, &mut buf, plan, Mode::Write)?;
+                    Embedded::Rendered(buf)
+                } else {
+                    Embedded::Direct(m, id, depth + 1)
+                }
             }
-            _ => None,
+            _ => Embedded::None,
         });
     }
-    let body = build_body(message, identity, &embedded)?;
-    body.write_part(out);
+    let body = build_body(message, identity, &embedded, mode)?;
+    write_part(body, out, plan)
+}
+
+/// Whether a message is being written, or only scanned for boundary prefixes ([`Plan`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Write,
+    /// Attachment data and embedded messages are left out.
+    Scan,
+}
+
+/// How an attachment that is an embedded message is written.
+enum Embedded<'x> {
+    /// Not an embedded message.
+    None,
+    /// Rendered into memory first: the boundaries of the message around it are chosen so
+    /// that they do not occur in these bytes.
+    Rendered(Vec<u8>),
+    /// Written straight into the output as its part's body: the message, its identity and its
+    /// depth.
+    Direct(&'x Message, [u8; 32], u32),
+    /// Left out (scanning).
+    Skipped,
+}
+
+/// The messages of a tree whose embedded messages must be rendered into memory first: those
+/// whose boundary prefix (`=_mm` and 24 hex digits, [`boundary_base`]) occurs in the rendering
+/// of one of their embedded messages. Normally none, so embedded messages, and the large
+/// attachments in them, are written straight into the output.
+#[derive(Default)]
+struct Plan {
+    in_memory: std::collections::HashSet<usize>,
+}
+
+/// Identifies a message of the tree being rendered (by address: the tree is borrowed for the
+/// whole rendering).
+fn message_key(m: &Message) -> usize {
+    std::ptr::from_ref(m) as usize
+}
+
+/// The start of every boundary of the message with this identity.
+fn boundary_base(identity: &[u8; 32]) -> String {
+    format!("=_mm{}", &hex_lower(identity)[..24])
+}
+
+/// Finds the messages of `message`'s tree whose embedded messages hold their boundary prefix.
+///
+/// Every embedded message is rendered once, into a [`Scan`] that keeps nothing, without its
+/// attachment data and without its own embedded messages (which are scanned in turn, while
+/// the prefixes of every message around them are watched). Leaving those out changes nothing
+/// that is watched for: base64 has no `_`, and a prefix cannot run across the CRLFs around a
+/// part. The embedded messages' own boundaries differ from the real ones only where they
+/// chose other candidates, and candidates carry their own message's digest, never another's.
+fn plan(message: &Message, identity: &[u8; 32]) -> Result<Plan, SinkError> {
+    let mut scan = Scan::default();
+    if message
+        .attachments
+        .iter()
+        .any(|a| matches!(a.content, AttachmentContent::Message(_)))
+    {
+        scan_embedded(message, identity, 0, &mut scan)?;
+    }
+    Ok(Plan {
+        in_memory: scan.found,
+    })
+}
+
+fn scan_embedded(
+    message: &Message,
+    identity: &[u8; 32],
+    depth: u32,
+    scan: &mut Scan,
+) -> Result<(), SinkError> {
+    for (i, a) in message.attachments.iter().enumerate() {
+        let AttachmentContent::Message(m) = &a.content else {
+            continue;
+        };
+        let id = child_identity(identity, i, &m.ids);
+        scan.watch
+            .push((message_key(message), boundary_base(identity).into_bytes()));
+        scan.tail.clear();
+        write_message(m, &id, depth + 1, scan, &Plan::default(), Mode::Scan)?;
+        scan.tail.clear();
+        scan_embedded(m, &id, depth + 1, scan)?;
+        scan.watch.pop();
+    }
+    Ok(())
+}
+
+/// A [`Writer`] that keeps nothing and notes which watched boundary prefixes occur in what is
+/// written ([`plan`]).
+#[derive(Default)]
+struct Scan {
+    /// The messages whose embedded messages are being written, with their prefixes.
+    watch: Vec<(usize, Vec<u8>)>,
+    /// The messages whose prefix occurred.
+    found: std::collections::HashSet<usize>,
+    /// The last bytes written, for a prefix split between two writes.
+    tail: Vec<u8>,
+}
+
+impl Writer for Scan {
+    fn write(&mut self, bytes: &[u8]) {
+        let Some(len) = self.watch.first().map(|(_, p)| p.len()) else {
+            return;
+        };
+        let keep = len.saturating_sub(1);
+        let head = bytes.get(..bytes.len().min(keep)).unwrap_or(bytes);
+        let mut joined = std::mem::take(&mut self.tail);
+        joined.extend_from_slice(head);
+        for (key, prefix) in &self.watch {
+            if !self.found.contains(key)
+                && (memchr::memmem::find(bytes, prefix).is_some()
+                    || memchr::memmem::find(&joined, prefix).is_some())
+            {
+                self.found.insert(*key);
+            }
+        }
+        if bytes.len() >= keep {
+            joined.clear();
+            joined.extend_from_slice(bytes.get(bytes.len() - keep..).unwrap_or(&[]));
+        } else {
+            let cut = joined.len().saturating_sub(keep);
+            joined.drain(..cut);
+        }
+        self.tail = joined;
+    }
+}
+
+/// A MIME part as this renderer writes it: mostly a `mail_builder` part, except that data
+/// attachments read in pieces ([`Blob::pieces`]) are encoded here as they are read, and the
+/// multiparts around them are written here too, as `mail_builder` writes its own.
+enum Part<'x> {
+    /// Written by `mail_builder`.
+    Mime(MimePart<'x>),
+    /// A part whose body `mail_builder` writes empty, followed by the blob in base64.
+    Streamed(MimePart<'x>, &'x Blob, Base64Lines),
+    /// A `message/rfc822` part whose body `mail_builder` writes empty, followed by the
+    /// message written straight into the output: the message, its identity and its depth.
+    Embedded(MimePart<'x>, &'x Message, [u8; 32], u32),
+    /// A multipart: its `Content-Type` (with `boundary`), the boundary, and the parts.
+    Multipart(ContentType<'x>, String, Vec<Part<'x>>),
+}
+
+/// How [`Part::Streamed`] ends its base64 lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Base64Lines {
+    /// Every line ends in CRLF: `mail_builder`'s own base64 body (`BodyPart::Binary`).
+    Terminated,
+    /// Lines joined by CRLF, no final CRLF: [`base64_lines`].
+    Joined,
+}
+
+/// Writes `part`: the same bytes `mail_builder` writes for the same tree, with streamed data
+/// in pieces. A streamed blob whose source fails (its input changed) is an error.
+fn write_part(part: Part<'_>, out: &mut impl Writer, plan: &Plan) -> Result<(), SinkError> {
+    match part {
+        Part::Mime(p) => p.write_part(out),
+        Part::Embedded(p, m, id, depth) => {
+            p.write_part(out);
+            write_message(m, &id, depth, out, plan, Mode::Write)?;
+        }
+        Part::Streamed(p, blob, lines) => {
+            p.write_part(out);
+            write_base64_pieces(blob, lines, out)
+                .map_err(|e| SinkError::Other(format!("attachment data could not be read: {e}")))?;
+        }
+        Part::Multipart(ct, boundary, parts) => {
+            put_header_ref(out, "Content-Type", &HeaderType::ContentType(ct));
+            for p in parts {
+                out.write(b"\r\n--");
+                out.write(boundary.as_bytes());
+                out.write(b"\r\n");
+                write_part(p, out, plan)?;
+            }
+            out.write(b"\r\n--");
+            out.write(boundary.as_bytes());
+            out.write(b"--\r\n");
+        }
+    }
+    Ok(())
+}
+
+/// Input bytes encoded at a time by [`write_base64_pieces`]: whole 57-byte lines.
+const BASE64_BLOCK: usize = 57 * 1024;
+
+/// Writes `blob` in base64 lines of 76 characters as it reads it, one [`BASE64_BLOCK`] at a
+/// time: the bytes [`base64_lines`] (`Joined`) or `mail_builder` (`Terminated`) give for the
+/// whole blob.
+fn write_base64_pieces(
+    blob: &Blob,
+    lines: Base64Lines,
+    out: &mut impl Writer,
+) -> std::io::Result<()> {
+    let mut first = true;
+    let mut encode = |chunk: &[u8], out: &mut dyn FnMut(&[u8])| {
+        let text = encodify::base64::MIME.encode(chunk);
+        match lines {
+            Base64Lines::Terminated => out(text.as_bytes()),
+            Base64Lines::Joined => {
+                if !first {
+                    out(b"\r\n");
+                }
+                out(text.strip_suffix("\r\n").unwrap_or(&text).as_bytes());
+            }
+        }
+        first = false;
+    };
+    let mut carry: Vec<u8> = Vec::new();
+    {
+        let mut write = |b: &[u8]| out.write(b);
+        blob.pieces(&mut |mut p| {
+            if !carry.is_empty() {
+                let take = (BASE64_BLOCK - carry.len()).min(p.len());
+                let (head, rest) = p.split_at(take);
+                carry.extend_from_slice(head);
+                p = rest;
+                if carry.len() < BASE64_BLOCK {
+                    return Ok(());
+                }
+                encode(&carry, &mut write);
+                carry.clear();
+            }
+            let mut blocks = p.chunks_exact(BASE64_BLOCK);
+            for b in &mut blocks {
+                encode(b, &mut write);
+            }
+            carry.extend_from_slice(blocks.remainder());
+            Ok(())
+        })?;
+        if !carry.is_empty() {
+            encode(&carry, &mut write);
+        }
+    }
     Ok(())
 }
 
@@ -566,11 +810,12 @@ impl Boundaries<'_> {
     fn multipart<'x>(
         &mut self,
         subtype: &str,
-        parts: Vec<MimePart<'x>>,
-    ) -> Result<MimePart<'x>, SinkError> {
-        let ct =
-            ContentType::new(format!("multipart/{subtype}")).attribute("boundary", self.next()?);
-        Ok(MimePart::new(ct, BodyPart::Multipart(parts)))
+        parts: Vec<Part<'x>>,
+    ) -> Result<Part<'x>, SinkError> {
+        let boundary = self.next()?;
+        let ct = ContentType::new(format!("multipart/{subtype}"))
+            .attribute("boundary", boundary.clone());
+        Ok(Part::Multipart(ct, boundary, parts))
     }
 }
 
@@ -603,7 +848,7 @@ fn clean_mime_type(t: &str) -> Option<String> {
     (token(a) && token(b)).then(|| t.to_ascii_lowercase())
 }
 
-fn attachment_part<'x>(att: &'x Attachment, embedded: Option<&'x [u8]>) -> MimePart<'x> {
+fn attachment_part<'x>(att: &'x Attachment, embedded: &'x Embedded<'x>, mode: Mode) -> Part<'x> {
     let name = att.name.as_deref().map(clean_text).map(|n| n.into_owned());
     let disposition = || {
         let d = ContentType::new(if att.inline { "inline" } else { "attachment" }.to_string());
@@ -613,12 +858,28 @@ fn attachment_part<'x>(att: &'x Attachment, embedded: Option<&'x [u8]>) -> MimeP
         }
     };
     let mut streamed = false;
+    let mut pieces = None;
+    let mut direct = None;
+    let is_message = !matches!(embedded, Embedded::None);
     let mut part = match (&att.content, embedded) {
-        (AttachmentContent::Message(_), Some(bytes)) => MimePart::new(
-            ContentType::new("message/rfc822"),
-            BodyPart::Binary(Cow::Borrowed(bytes)),
-        )
-        .header("Content-Disposition", disposition()),
+        (
+            AttachmentContent::Message(_),
+            Embedded::Rendered(_) | Embedded::Direct(..) | Embedded::Skipped,
+        ) => {
+            let bytes: &[u8] = match embedded {
+                Embedded::Rendered(bytes) => bytes,
+                Embedded::Direct(m, id, depth) => {
+                    direct = Some((*m, *id, *depth));
+                    &[]
+                }
+                _ => &[],
+            };
+            MimePart::new(
+                ContentType::new("message/rfc822"),
+                BodyPart::Binary(Cow::Borrowed(bytes)),
+            )
+            .header("Content-Disposition", disposition())
+        }
         (AttachmentContent::Data(blob), _) => {
             let default = match att.kind {
                 AttachmentKind::MacBinary => "application/macbinary",
@@ -638,10 +899,21 @@ fn attachment_part<'x>(att: &'x Attachment, embedded: Option<&'x [u8]>) -> MimeP
             if let Some(n) = name.as_ref().filter(|n| !n.is_empty()) {
                 ct = ct.attribute("name", n.clone());
             }
-            let body = if streamed {
-                BodyPart::Binary(Cow::Borrowed(blob.as_bytes()))
-            } else {
-                BodyPart::Text(Cow::Owned(base64_lines(blob.as_bytes())))
+            // A blob read in pieces is encoded as it is read, after the part's headers; the
+            // bytes are the same.
+            let body = match (blob.is_streamed(), streamed) {
+                // Scanning: base64 cannot hold a boundary prefix.
+                _ if mode == Mode::Scan => BodyPart::Binary(Cow::Borrowed(&[][..])),
+                (true, true) => {
+                    pieces = Some((blob, Base64Lines::Terminated));
+                    BodyPart::Binary(Cow::Borrowed(&[][..]))
+                }
+                (true, false) => {
+                    pieces = Some((blob, Base64Lines::Joined));
+                    BodyPart::Text(Cow::Borrowed(""))
+                }
+                (false, true) => BodyPart::Binary(Cow::Borrowed(blob.as_bytes())),
+                (false, false) => BodyPart::Text(Cow::Owned(base64_lines(blob.as_bytes()))),
             };
             MimePart::new(ct, body).header("Content-Disposition", disposition())
         }
@@ -662,23 +934,29 @@ fn attachment_part<'x>(att: &'x Attachment, embedded: Option<&'x [u8]>) -> MimeP
     for (n, v) in id_headers(&att.ids) {
         part = part.header(n, v);
     }
-    if streamed {
-        // mail_builder writes `Content-Transfer-Encoding: base64` itself, after these headers.
-        return part;
+    if !streamed {
+        let cte = match &att.content {
+            AttachmentContent::Message(_) if is_message => "7bit",
+            AttachmentContent::Data(_) => "base64",
+            _ => "7bit",
+        };
+        // Otherwise mail_builder writes `Content-Transfer-Encoding: base64` itself, after
+        // these headers.
+        part = part.transfer_encoding(cte);
     }
-    let cte = match (&att.content, embedded) {
-        (AttachmentContent::Message(_), Some(_)) => "7bit",
-        (AttachmentContent::Data(_), _) => "base64",
-        _ => "7bit",
-    };
-    part.transfer_encoding(cte)
+    match (pieces, direct) {
+        (Some((blob, lines)), _) => Part::Streamed(part, blob, lines),
+        (None, Some((m, id, depth))) => Part::Embedded(part, m, id, depth),
+        (None, None) => Part::Mime(part),
+    }
 }
 
 fn build_body<'x>(
     message: &'x Message,
     identity: &[u8; 32],
-    embedded: &'x [Option<Vec<u8>>],
-) -> Result<MimePart<'x>, SinkError> {
+    embedded: &'x [Embedded<'x>],
+    mode: Mode,
+) -> Result<Part<'x>, SinkError> {
     let body = &message.body;
     let mut avoid: Vec<&[u8]> = Vec::new();
     if let Some(t) = &body.text {
@@ -687,15 +965,24 @@ fn build_body<'x>(
     if let Some(h) = &body.html {
         avoid.push(h.as_bytes());
     }
-    avoid.extend(embedded.iter().flatten().map(Vec::as_slice));
+    avoid.extend(embedded.iter().filter_map(|e| match e {
+        Embedded::Rendered(bytes) => Some(bytes.as_slice()),
+        _ => None,
+    }));
     let mut bnd = Boundaries {
-        base: format!("=_mm{}", &hex_lower(identity)[..24]),
+        base: boundary_base(identity),
         next: 0,
         avoid,
     };
 
-    let text = body.text.as_deref().map(|t| text_part("plain", t));
-    let html = body.html.as_deref().map(|h| text_part("html", h));
+    let text = body
+        .text
+        .as_deref()
+        .map(|t| Part::Mime(text_part("plain", t)));
+    let html = body
+        .html
+        .as_deref()
+        .map(|h| Part::Mime(text_part("html", h)));
     let has_html = html.is_some();
     let alternative = match (text, html) {
         (Some(t), Some(h)) => Some(bnd.multipart("alternative", vec![t, h])?),
@@ -707,8 +994,7 @@ fn build_body<'x>(
     let mut related = Vec::new();
     let mut mixed = Vec::new();
     for (i, att) in message.attachments.iter().enumerate() {
-        let emb = embedded.get(i).and_then(Option::as_deref);
-        let part = attachment_part(att, emb);
+        let part = attachment_part(att, embedded.get(i).unwrap_or(&Embedded::None), mode);
         let is_related = has_html
             && att.inline
             && att.content_id.is_some()
@@ -721,16 +1007,20 @@ fn build_body<'x>(
     }
     if let (None, Some(rtf)) = (&body.html, &body.rtf) {
         // Not a text/* type: mail_builder base64-encodes it as it writes it, in pieces.
-        mixed.push(
+        mixed.push(Part::Mime(
             MimePart::new(
                 ContentType::new("application/rtf").attribute("name", "body.rtf"),
-                BodyPart::Binary(Cow::Borrowed(rtf.as_bytes())),
+                BodyPart::Binary(Cow::Borrowed(if mode == Mode::Scan {
+                    &[][..]
+                } else {
+                    rtf.as_bytes()
+                })),
             )
             .header(
                 "Content-Disposition",
                 ContentType::new("attachment").attribute("filename", "body.rtf"),
             ),
-        );
+        ));
     }
 
     let main = match (alternative, related.is_empty()) {
@@ -747,7 +1037,7 @@ fn build_body<'x>(
     };
     Ok(match (main, mixed.is_empty()) {
         (Some(m), true) => m,
-        (None, true) => text_part("plain", ""),
+        (None, true) => Part::Mime(text_part("plain", "")),
         (main, false) => {
             let mut parts = Vec::with_capacity(mixed.len() + 1);
             parts.extend(main);
@@ -987,6 +1277,218 @@ mod tests {
         let enc = base64::engine::general_purpose::STANDARD.encode(&data[..57]);
         assert!(t.contains(&enc));
         assert!(t.is_ascii());
+    }
+
+    /// Gives `bytes` in pieces of `step` bytes, as a reader that decodes block by block.
+    struct Pieces {
+        bytes: Vec<u8>,
+        step: usize,
+    }
+
+    impl mailmig_ir::blob::PieceSource for Pieces {
+        fn len(&self) -> usize {
+            self.bytes.len()
+        }
+        fn pieces(
+            &self,
+            piece: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+        ) -> std::io::Result<()> {
+            self.bytes.chunks(self.step.max(1)).try_for_each(piece)
+        }
+    }
+
+    fn with_attachments(blobs: impl Fn(&[u8]) -> Blob, sizes: &[usize]) -> Message {
+        let mut m = Message {
+            subject: Some("pieces".into()),
+            body: Bodies {
+                text: Some("body".into()),
+                html: Some("<p>body</p>".into()),
+                ..Bodies::default()
+            },
+            ..Message::default()
+        };
+        for (i, &n) in sizes.iter().enumerate() {
+            let data: Vec<u8> = (0..n).map(|k| (k * 31 + i) as u8).collect();
+            m.attachments.push(Attachment {
+                name: Some(format!("a{i}.bin")),
+                // Text types are base64-encoded here, the others by mail_builder.
+                mime_type: Some(
+                    if i % 2 == 0 {
+                        "application/pdf"
+                    } else {
+                        "text/plain"
+                    }
+                    .into(),
+                ),
+                content_id: (i == 3).then(|| "cid3".into()),
+                inline: i == 3,
+                content: AttachmentContent::Data(blobs(&data)),
+                ..Attachment::default()
+            });
+        }
+        m
+    }
+
+    #[test]
+    fn streamed_attachments_render_the_bytes_of_whole_ones() {
+        let sizes = [
+            0,
+            1,
+            56,
+            57,
+            58,
+            BASE64_BLOCK - 1,
+            BASE64_BLOCK,
+            BASE64_BLOCK + 1,
+            3 * BASE64_BLOCK + 5,
+        ];
+        let whole = text(&with_attachments(|d| Blob::from_vec(d.to_vec()), &sizes));
+        for step in [1000, 7, BASE64_BLOCK + 3, 1 << 20] {
+            let m = with_attachments(
+                |d| {
+                    Blob::streamed(std::sync::Arc::new(Pieces {
+                        bytes: d.to_vec(),
+                        step,
+                    }))
+                },
+                &sizes,
+            );
+            assert!(
+                m.attachments
+                    .iter()
+                    .all(|a| a.data().is_some_and(Blob::is_streamed))
+            );
+            assert!(
+                text(&m) == whole,
+                "pieces of {step} bytes render differently"
+            );
+            // Rendering read the blobs in pieces; none was collected whole.
+            assert!(
+                m.attachments
+                    .iter()
+                    .all(|a| a.data().is_some_and(Blob::is_streamed))
+            );
+        }
+    }
+
+    /// A message with `text` as body, one attachment and the given embedded messages.
+    fn nested(text: &str, inner: Vec<Message>) -> Message {
+        let mut m = with_attachments(|d| Blob::from_vec(d.to_vec()), &[100]);
+        m.body.text = Some(text.into());
+        for (i, e) in inner.into_iter().enumerate() {
+            m.attachments.push(Attachment {
+                kind: AttachmentKind::EmbeddedMessage,
+                name: Some(format!("inner {i}")),
+                content: AttachmentContent::Message(Box::new(e)),
+                ..Attachment::default()
+            });
+        }
+        m
+    }
+
+    /// Renders with every embedded message rendered into memory first (the old way).
+    fn in_memory(m: &Message, identity: &[u8; 32]) -> Vec<u8> {
+        fn keys(m: &Message, out: &mut std::collections::HashSet<usize>) {
+            out.insert(message_key(m));
+            for a in &m.attachments {
+                if let AttachmentContent::Message(e) = &a.content {
+                    keys(e, out);
+                }
+            }
+        }
+        let mut plan = Plan::default();
+        keys(m, &mut plan.in_memory);
+        let mut out = Vec::new();
+        write_message(m, identity, 0, &mut out, &plan, Mode::Write).unwrap();
+        out
+    }
+
+    #[test]
+    fn embedded_messages_are_written_directly_as_they_were_rendered() {
+        let m = nested(
+            "top",
+            vec![
+                nested("one", vec![nested("one.one", vec![])]),
+                nested("two", vec![]),
+            ],
+        );
+        let id = [7u8; 32];
+        assert!(plan(&m, &id).unwrap().in_memory.is_empty());
+        let mut direct = Vec::new();
+        render_with_identity_to(&m, &id, &mut direct).unwrap();
+        assert!(direct == in_memory(&m, &id));
+        assert_eq!(
+            String::from_utf8_lossy(&direct)
+                .matches("message/rfc822")
+                .count(),
+            3
+        );
+    }
+
+    #[test]
+    fn an_embedded_message_holding_a_boundary_prefix_is_rendered_first() {
+        let id = [7u8; 32];
+        let top = boundary_base(&id);
+        // Two levels down: the prefix of the top message, in a grandchild's body.
+        let m = nested(
+            "top",
+            vec![nested("one", vec![nested(&format!("x {top}_0 y"), vec![])])],
+        );
+        let p = plan(&m, &id).unwrap();
+        assert!(p.in_memory.contains(&message_key(&m)));
+        assert_eq!(p.in_memory.len(), 1, "only the top message's prefix occurs");
+        let mut out = Vec::new();
+        render_with_identity_to(&m, &id, &mut out).unwrap();
+        assert!(out == in_memory(&m, &id));
+        let text = String::from_utf8_lossy(&out);
+        // The top message's first boundary is salted: the embedded text holds the plain one.
+        let bounds: Vec<&str> = text
+            .split("boundary=\"")
+            .skip(1)
+            .filter_map(|t| t.split('"').next())
+            .collect();
+        let plain = format!("{top}_0");
+        assert!(!bounds.contains(&plain.as_str()), "{bounds:?}");
+        assert!(
+            bounds.iter().any(|b| b.starts_with(&format!("{plain}_"))),
+            "{bounds:?}"
+        );
+        // A prefix split over two writes is found too.
+        let mut scan = Scan::default();
+        scan.watch.push((1, top.clone().into_bytes()));
+        let (a, b) = top.split_at(10);
+        scan.write(a.as_bytes());
+        scan.write(b.as_bytes());
+        assert!(scan.found.contains(&1));
+    }
+
+    #[test]
+    fn a_streamed_attachment_that_fails_fails_the_message() {
+        struct Broken;
+        impl mailmig_ir::blob::PieceSource for Broken {
+            fn len(&self) -> usize {
+                10
+            }
+            fn pieces(
+                &self,
+                piece: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+            ) -> std::io::Result<()> {
+                piece(b"12345")?;
+                Err(std::io::Error::other("input changed"))
+            }
+        }
+        let m = Message {
+            attachments: vec![Attachment {
+                content: AttachmentContent::Data(Blob::streamed(std::sync::Arc::new(Broken))),
+                ..Attachment::default()
+            }],
+            ..Message::default()
+        };
+        let e = render_message(&m, place()).err().map(|e| e.to_string());
+        assert!(
+            e.as_deref().is_some_and(|e| e.contains("input changed")),
+            "{e:?}"
+        );
     }
 
     #[test]
