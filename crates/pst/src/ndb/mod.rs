@@ -67,16 +67,14 @@ impl mailmig_ir::blob::PieceSource for StreamedTree {
     fn pieces(&self, piece: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
         let data = (*self.bytes).as_ref();
         let mut buf = Vec::new();
-        // File ranges read since the last release, joined when adjacent.
-        let mut read: Vec<std::ops::Range<usize>> = Vec::new();
+        // The whole map is released every `RELEASE_BUDGET` bytes read. Releasing only the
+        // blocks read would not do: the next fault maps the pages around it again, up to the
+        // kernel's fault-around window (or a whole large folio), behind as well as ahead.
         let mut read_bytes = 0u64;
-        let release = |read: &mut Vec<std::ops::Range<usize>>| {
+        let release = || {
             if let Some(m) = &self.file_map {
-                for r in read.iter() {
-                    m.release_range(r.clone());
-                }
+                m.release_pages();
             }
-            read.clear();
         };
         for b in &self.blocks {
             let changed = || {
@@ -111,17 +109,13 @@ impl mailmig_ir::blob::PieceSource for StreamedTree {
                 None => stored,
             };
             piece(decoded)?;
-            match read.last_mut() {
-                Some(last) if last.end == r.start => last.end = r.end,
-                _ => read.push(r),
-            }
             read_bytes += u64::from(b.cb);
             if read_bytes >= RELEASE_BUDGET {
-                release(&mut read);
+                release();
                 read_bytes = 0;
             }
         }
-        release(&mut read);
+        release();
         Ok(())
     }
 }
@@ -897,6 +891,7 @@ impl Ndb {
         let mut blocks = Vec::new();
         let mut total: u64 = 0;
         let mut scratch = Vec::new();
+        let mut read = 0u64;
         self.collect_data_tree(bid, 0, &mut total, &mut |e| {
             let stored = self.checked_block(e)?;
             let n = if self.is_deflated(e) {
@@ -931,7 +926,14 @@ impl Ndb {
                 cb: e.cb,
                 inflated: self.is_deflated(e).then_some(e.inflated),
             });
-            self.release_over_budget();
+            // Released by the bytes read, not by `touched_bytes`: reading a large tree in file
+            // order, the kernel may map a whole large folio at each fault, far more than the
+            // 64 KiB windows counted.
+            read += u64::from(e.cb);
+            if read >= RELEASE_BUDGET {
+                self.release_pages();
+                read = 0;
+            }
             Ok(n)
         })?;
         let len = usize::try_from(total).map_err(|_| NdbError::Limit {
