@@ -89,9 +89,7 @@ impl mailmig_ir::blob::PieceSource for StreamedTree {
             let stored = data.get(r.clone()).ok_or_else(changed)?;
             let decoded: &[u8] = match b.inflated {
                 Some(size) => {
-                    buf.clear();
-                    buf.reserve(usize::from(size));
-                    inflate_block(stored, &mut buf).map_err(|_| changed())?;
+                    inflate_block(stored, usize::from(size), &mut buf).map_err(|_| changed())?;
                     undo_encoding(self.crypt, b.bid, &mut buf).map_err(|_| changed())?;
                     &buf
                 }
@@ -120,22 +118,27 @@ impl mailmig_ir::blob::PieceSource for StreamedTree {
     }
 }
 
-/// Inflates one 4K-page OST block's zlib stream into `out`, up to `out`'s capacity (the
-/// block's inflated size; a stream that would inflate to more is cut there). The inflater's
-/// state (tens of KB) is reused per thread and reset for each block.
-fn inflate_block(stored: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
-    let run = |d: &mut flate2::Decompress, out: &mut Vec<u8>| {
+/// Inflates one 4K-page OST block's zlib stream into `out` (cleared first), at most `size`
+/// bytes, the block's inflated size: a stream that would inflate to more is cut there,
+/// whatever `out`'s capacity. The inflater's state (tens of KB) is reused per thread and reset
+/// for each block.
+fn inflate_block(stored: &[u8], size: usize, out: &mut Vec<u8>) -> Result<(), String> {
+    out.clear();
+    out.resize(size, 0);
+    let run = |d: &mut flate2::Decompress, out: &mut [u8]| {
         d.reset(true);
-        d.decompress_vec(stored, out, flate2::FlushDecompress::Finish)
+        d.decompress(stored, out, flate2::FlushDecompress::Finish)
+            .map(|_| d.total_out())
     };
-    INFLATER
+    let n = INFLATER
         .try_with(|cell| match cell.try_borrow_mut() {
             Ok(mut d) => run(&mut d, out),
             Err(_) => run(&mut flate2::Decompress::new(true), out),
         })
         .unwrap_or_else(|_| run(&mut flate2::Decompress::new(true), out))
-        .map(|_| ())
-        .map_err(|err| err.to_string())
+        .map_err(|err| err.to_string())?;
+    out.truncate(usize::try_from(n).unwrap_or(size));
+    Ok(())
 }
 
 /// Undoes the file's encoding (`crypt`) on the data of block `bid` in place; internal blocks
@@ -684,8 +687,21 @@ impl Ndb {
     }
 
     fn inflate(&self, stored: &[u8], size: usize, e: &BlockEntry) -> Result<Vec<u8>, NdbError> {
-        let mut out = Vec::with_capacity(size);
-        inflate_block(stored, &mut out).map_err(|reason| NdbError::Inflate {
+        let mut out = Vec::new();
+        self.inflate_into(stored, size, e, &mut out)?;
+        Ok(out)
+    }
+
+    /// Inflates block `e` into `out` ([`inflate_block`]); an inflated size other than `size`
+    /// is a warning.
+    fn inflate_into(
+        &self,
+        stored: &[u8],
+        size: usize,
+        e: &BlockEntry,
+        out: &mut Vec<u8>,
+    ) -> Result<(), NdbError> {
+        inflate_block(stored, size, out).map_err(|reason| NdbError::Inflate {
             bid: e.bid,
             offset: e.ib,
             reason,
@@ -702,7 +718,7 @@ impl Ndb {
                 e.ib,
             );
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The file range of an unencoded, uncompressed external block (for zero-copy windows).
@@ -894,37 +910,20 @@ impl Ndb {
         let mut read = 0u64;
         self.collect_data_tree(bid, 0, &mut total, &mut |e| {
             let stored = self.checked_block(e)?;
-            let n = if self.is_deflated(e) {
-                scratch.clear();
-                scratch.reserve(usize::from(e.inflated));
-                inflate_block(stored, &mut scratch).map_err(|reason| NdbError::Inflate {
-                    bid: e.bid,
-                    offset: e.ib,
-                    reason,
-                })?;
-                if scratch.len() != usize::from(e.inflated) {
-                    self.warn_once(
-                        3,
-                        "pst.inflate-size",
-                        format!(
-                            "block BID 0x{:X} inflated to {} bytes, expected {}",
-                            e.bid,
-                            scratch.len(),
-                            e.inflated
-                        ),
-                        e.ib,
-                    );
-                }
+            let deflated = self.is_deflated(e);
+            let n = if deflated {
+                self.inflate_into(stored, usize::from(e.inflated), e, &mut scratch)?;
                 scratch.len()
             } else {
                 stored.len()
             };
+            // An unknown encoding fails here, as it fails a whole read.
             undo_encoding(self.header.crypt, e.bid, &mut [])?;
             blocks.push(StreamedBlock {
                 ib: e.ib,
                 bid: e.bid,
                 cb: e.cb,
-                inflated: self.is_deflated(e).then_some(e.inflated),
+                inflated: deflated.then_some(e.inflated),
             });
             // Released by the bytes read, not by `touched_bytes`: reading a large tree in file
             // order, the kernel may map a whole large folio at each fault, far more than the
@@ -1263,6 +1262,10 @@ mod inflate_tests {
         let plain = text(5000);
         let out = ndb.inflate(&zlib(&plain), 1000, &entry()).unwrap();
         assert_eq!(out, plain[..1000]);
+        // Also into a reused buffer with room for more (the streamed path's).
+        let mut buf = Vec::with_capacity(10_000);
+        inflate_block(&zlib(&plain), 1000, &mut buf).unwrap();
+        assert_eq!(buf, plain[..1000]);
     }
 
     #[test]
