@@ -93,15 +93,9 @@ impl mailmig_ir::blob::PieceSource for StreamedTree {
                     undo_encoding(self.crypt, b.bid, &mut buf).map_err(|_| changed())?;
                     &buf
                 }
-                None if b.bid & 2 == 0 && self.crypt == CryptMethod::Permute => {
-                    buf.clear();
-                    crypt::permute_decode_into(stored, &mut buf);
-                    &buf
-                }
                 None if b.bid & 2 == 0 && self.crypt != CryptMethod::None => {
                     buf.clear();
-                    buf.extend_from_slice(stored);
-                    undo_encoding(self.crypt, b.bid, &mut buf).map_err(|_| changed())?;
+                    append_decoded(self.crypt, b.bid, stored, &mut buf).map_err(|_| changed())?;
                     &buf
                 }
                 None => stored,
@@ -139,6 +133,24 @@ fn inflate_block(stored: &[u8], size: usize, out: &mut Vec<u8>) -> Result<(), St
         .map_err(|err| err.to_string())?;
     out.truncate(usize::try_from(n).unwrap_or(size));
     Ok(())
+}
+
+/// Appends `stored`, the stored bytes of block `bid`, to `out` with the file's encoding
+/// (`crypt`) undone, decoding while copying where it can (one pass instead of a copy and then
+/// an in-place decode).
+fn append_decoded(
+    crypt: CryptMethod,
+    bid: u64,
+    stored: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), NdbError> {
+    if bid & 2 == 0 && crypt == CryptMethod::Permute {
+        crypt::permute_decode_into(stored, out);
+        return Ok(());
+    }
+    let start = out.len();
+    out.extend_from_slice(stored);
+    undo_encoding(crypt, bid, out.get_mut(start..).unwrap_or(&mut []))
 }
 
 /// Undoes the file's encoding (`crypt`) on the data of block `bid` in place; internal blocks
@@ -677,13 +689,7 @@ impl Ndb {
         stored: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), NdbError> {
-        if e.bid & 2 == 0 && self.header.crypt == CryptMethod::Permute {
-            crypt::permute_decode_into(stored, out);
-            return Ok(());
-        }
-        let start = out.len();
-        out.extend_from_slice(stored);
-        self.decode_in_place(e, out.get_mut(start..).unwrap_or(&mut []))
+        append_decoded(self.header.crypt, e.bid, stored, out)
     }
 
     fn inflate(&self, stored: &[u8], size: usize, e: &BlockEntry) -> Result<Vec<u8>, NdbError> {
