@@ -861,25 +861,20 @@ fn attachment_part<'x>(att: &'x Attachment, embedded: &'x Embedded<'x>, mode: Mo
     let mut pieces = None;
     let mut direct = None;
     let is_message = !matches!(embedded, Embedded::None);
+    let rfc822 = |bytes: &'x [u8]| {
+        MimePart::new(
+            ContentType::new("message/rfc822"),
+            BodyPart::Binary(Cow::Borrowed(bytes)),
+        )
+        .header("Content-Disposition", disposition())
+    };
     let mut part = match (&att.content, embedded) {
-        (
-            AttachmentContent::Message(_),
-            Embedded::Rendered(_) | Embedded::Direct(..) | Embedded::Skipped,
-        ) => {
-            let bytes: &[u8] = match embedded {
-                Embedded::Rendered(bytes) => bytes,
-                Embedded::Direct(m, id, depth) => {
-                    direct = Some((*m, *id, *depth));
-                    &[]
-                }
-                _ => &[],
-            };
-            MimePart::new(
-                ContentType::new("message/rfc822"),
-                BodyPart::Binary(Cow::Borrowed(bytes)),
-            )
-            .header("Content-Disposition", disposition())
+        (AttachmentContent::Message(_), Embedded::Rendered(bytes)) => rfc822(bytes),
+        (AttachmentContent::Message(_), Embedded::Direct(m, id, depth)) => {
+            direct = Some((*m, *id, *depth));
+            rfc822(&[])
         }
+        (AttachmentContent::Message(_), Embedded::Skipped) => rfc822(&[]),
         (AttachmentContent::Data(blob), _) => {
             let default = match att.kind {
                 AttachmentKind::MacBinary => "application/macbinary",
