@@ -123,6 +123,12 @@ impl PstStore {
         self.ndb.set_file_map(Arc::new(map));
     }
 
+    /// Sets the size from which attachment data is streamed (see
+    /// [`Ndb::set_streamed_blob_min`]).
+    pub fn set_streamed_blob_min(&mut self, bytes: u64) {
+        self.ndb.set_streamed_blob_min(bytes);
+    }
+
     /// Releases the file map's resident pages (see [`crate::FileMap::release_pages`]); reads
     /// fault them back in from the file.
     pub fn release_pages(&self) {

@@ -328,6 +328,9 @@ pub struct Ndb {
     touched: Touched,
     /// The memory map under `data`, when it is one: its pages are released as reads go.
     file_map: Option<Arc<crate::source::FileMap>>,
+    /// Data trees claiming at least this many bytes are streamed ([`STREAMED_BLOB_MIN`]
+    /// unless [`Ndb::set_streamed_blob_min`] changed it).
+    streamed_min: u64,
 }
 
 impl std::fmt::Debug for Ndb {
@@ -370,6 +373,7 @@ impl Ndb {
             check_crc: !cfg!(fuzzing),
             touched: Touched::new(len),
             file_map: None,
+            streamed_min: STREAMED_BLOB_MIN,
         };
         let h = ndb.header.clone();
         let mut crc_bad = false;
@@ -863,8 +867,9 @@ impl Ndb {
     }
 
     /// Reads a whole data tree into one [`Blob`]: a window into the file when it is a single
-    /// plain block; a [`Blob::streamed`] one when the tree holds at least
-    /// [`STREAMED_BLOB_MIN`] bytes (see [`Ndb::streamed_blob`]); otherwise an owned copy.
+    /// plain block; a [`Blob::streamed`] one when the tree's root claims at least
+    /// [`STREAMED_BLOB_MIN`] bytes (or the size [`Ndb::set_streamed_blob_min`] set; see
+    /// [`Ndb::streamed_blob`]); otherwise an owned copy.
     pub fn read_blob(&self, bid: u64) -> Result<Blob, NdbError> {
         if bid & 2 == 0 {
             let e = self.lookup_block(bid)?;
@@ -885,7 +890,7 @@ impl Ndb {
             && let Ok(root) = self.read_block(bid)
         {
             let claimed = u64::from(btree::le32(&root, 4));
-            if claimed >= STREAMED_BLOB_MIN {
+            if claimed >= self.streamed_min {
                 return self.streamed_blob(bid);
             }
             if claimed <= self.bytes().len() as u64 && self.limits.allows_allocation(claimed) {
@@ -973,6 +978,13 @@ impl Ndb {
             bid = btree::id_at(&data, 8, self.format().id_size());
         }
         None
+    }
+
+    /// Sets the size from which [`Ndb::read_blob`] streams a data tree (default
+    /// [`STREAMED_BLOB_MIN`]): `0` streams every XBLOCK or XXBLOCK tree, `u64::MAX` none. The
+    /// bytes read are the same either way; the fuzz target `pst_ndb` compares the two.
+    pub fn set_streamed_blob_min(&mut self, bytes: u64) {
+        self.streamed_min = bytes;
     }
 
     /// Shares `map`, the memory map under this NDB's bytes, so that reads can release its
@@ -1109,6 +1121,7 @@ impl Ndb {
             check_crc: false,
             touched: Touched::new(0),
             file_map: None,
+            streamed_min: STREAMED_BLOB_MIN,
         }
     }
 }
