@@ -216,21 +216,82 @@ impl<'de> Deserialize<'de> for Blob {
     }
 }
 
-/// Maps a file read-only into memory as [`SharedBytes`], ready for [`Blob::window`]. Empty
-/// files give an empty buffer (mapping zero bytes is not portable). This is the one place the
-/// format readers' memory maps are made.
-#[allow(unsafe_code)]
-pub fn map_file(path: &std::path::Path) -> std::io::Result<SharedBytes> {
-    let file = std::fs::File::open(path)?;
-    if file.metadata()?.len() == 0 {
-        return Ok(Arc::new(Vec::<u8>::new()));
+/// A read-only memory map of an input file whose resident pages a reader can release as it
+/// goes ([`FileMap::release_pages`]), so that streaming through a file of many gigabytes does
+/// not leave every page it read mapped. Its bytes ([`FileMap::bytes`]) back [`Blob::window`]s.
+pub struct FileMap {
+    map: Option<Arc<memmap2::Mmap>>,
+    bytes: SharedBytes,
+}
+
+impl FileMap {
+    /// Maps the file at `path` read-only. An empty file gives an empty buffer (mapping zero
+    /// bytes is not portable). This is the one place the format readers' memory maps are made.
+    #[allow(unsafe_code)]
+    pub fn open(path: &std::path::Path) -> std::io::Result<Self> {
+        let file = std::fs::File::open(path)?;
+        if file.metadata()?.len() == 0 {
+            return Ok(Self {
+                map: None,
+                bytes: Arc::new(Vec::<u8>::new()),
+            });
+        }
+        // SAFETY: the file is opened read-only and the map is only ever read through `&[u8]`.
+        // mailmig documents that modifying an input while it is being converted is
+        // unsupported: a concurrent truncation could otherwise fault the process (the caveat
+        // of every memory map). The mapping lives as long as the `Arc`s that own it.
+        let map = Arc::new(unsafe { memmap2::Mmap::map(&file)? });
+        Ok(Self {
+            bytes: map.clone(),
+            map: Some(map),
+        })
     }
-    // SAFETY: the file is opened read-only and the map is only ever read through `&[u8]`.
-    // mailmig documents that modifying an input while it is being converted is unsupported:
-    // a concurrent truncation could otherwise fault the process (the caveat of every memory
-    // map). The mapping lives as long as the `Arc` that owns it.
-    let map = unsafe { memmap2::Mmap::map(&file)? };
-    Ok(Arc::new(map))
+
+    /// The mapped bytes, shareable with [`Blob::window`].
+    pub fn bytes(&self) -> SharedBytes {
+        self.bytes.clone()
+    }
+
+    /// Tells the kernel the mapped pages are not needed now (`MADV_DONTNEED`). Later reads,
+    /// through this map or any [`Blob`] window into it, fault the pages back in from the file.
+    /// Errors are ignored (it is only advice).
+    #[allow(unsafe_code)]
+    pub fn release_pages(&self) {
+        #[cfg(unix)]
+        if let Some(m) = &self.map {
+            // SAFETY: the mapping is a read-only, never-written private map of a file: dropping
+            // its pages loses nothing, they are re-read from the file on the next access. The
+            // input must not be modified while mailmig runs (documented), as for the map itself.
+            let _ = unsafe { m.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+        }
+    }
+
+    /// Like [`FileMap::release_pages`], for the pages holding `range` of the file only (and
+    /// the rest of the first and last page).
+    #[allow(unsafe_code)]
+    pub fn release_range(&self, range: Range<usize>) {
+        #[cfg(unix)]
+        if let Some(m) = &self.map {
+            let end = range.end.min(m.len());
+            if range.start >= end {
+                return;
+            }
+            // SAFETY: as for `release_pages`; the range is inside the map.
+            let _ = unsafe {
+                m.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    range.start,
+                    end - range.start,
+                )
+            };
+        }
+    }
+}
+
+/// Maps a file read-only into memory as [`SharedBytes`], ready for [`Blob::window`], for a
+/// reader that never releases its pages (see [`FileMap`]).
+pub fn map_file(path: &std::path::Path) -> std::io::Result<SharedBytes> {
+    FileMap::open(path).map(|m| m.bytes())
 }
 
 #[cfg(test)]

@@ -2,9 +2,7 @@
 //! file (ARCHITECTURE.md "Data flow"; format notes §16.2).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use mailmig_ir::blob::SharedBytes;
 use mailmig_ir::{
     Budget, Detection, Directory, DirectoryEntry, Driver, EntryKind, Finding, Folder, FolderKind,
     Inspection, MailboxInfo, MailboxSection, OpenOptions, PostOffice, PropValue, Property,
@@ -14,75 +12,11 @@ use mailmig_ir::{
 use crate::messaging::{MessageIter, NBT_WALK_FAILED, ORPHAN_FOLDER_ID, PstStore};
 use crate::ndb::{Header, NdbError};
 
-/// A read-only memory map of an input file, kept so its resident pages can be released while
-/// streaming (see [`FileMap::release_pages`]).
-pub struct FileMap {
-    map: Option<Arc<memmap2::Mmap>>,
-    bytes: SharedBytes,
-}
+pub use mailmig_ir::blob::FileMap;
 
-impl FileMap {
-    /// The mapped bytes, shareable with [`mailmig_ir::Blob::window`].
-    pub fn bytes(&self) -> SharedBytes {
-        self.bytes.clone()
-    }
-
-    /// Tells the kernel the mapped pages are not needed now (`MADV_DONTNEED`), so a long walk
-    /// over a large file does not keep every page it touched resident. Later reads fault the
-    /// pages back in from the file. Errors are ignored (it is only advice).
-    #[allow(unsafe_code)]
-    pub fn release_pages(&self) {
-        #[cfg(unix)]
-        if let Some(m) = &self.map {
-            // SAFETY: the mapping is a read-only, never-written private map of a file: dropping
-            // its pages loses nothing, they are re-read from the file on the next access. The
-            // input must not be modified while mailmig runs (documented), as for the map itself.
-            let _ = unsafe { m.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
-        }
-    }
-
-    /// Like [`FileMap::release_pages`], for the pages holding `range` of the file only (and
-    /// the rest of the first and last page).
-    #[allow(unsafe_code)]
-    pub fn release_range(&self, range: std::ops::Range<usize>) {
-        #[cfg(unix)]
-        if let Some(m) = &self.map {
-            let end = range.end.min(m.len());
-            if range.start >= end {
-                return;
-            }
-            // SAFETY: as for `release_pages`; the range is inside the map.
-            let _ = unsafe {
-                m.unchecked_advise_range(
-                    memmap2::UncheckedAdvice::DontNeed,
-                    range.start,
-                    end - range.start,
-                )
-            };
-        }
-    }
-}
-
-/// Maps a file read-only.
-///
-/// SAFETY: the file is opened read-only and the map is never written; concurrent modification
-/// of the input file while mailmig runs is unsupported (documented in the CLI help).
-#[allow(unsafe_code)]
+/// Maps a PST/OST file read-only ([`FileMap::open`]), with errors naming the file.
 pub fn map_file(path: &Path) -> Result<FileMap, SourceError> {
-    let f = std::fs::File::open(path).map_err(|e| SourceError::io(path, e))?;
-    let len = f.metadata().map_err(|e| SourceError::io(path, e))?.len();
-    if len == 0 {
-        return Ok(FileMap {
-            map: None,
-            bytes: Arc::new(Vec::<u8>::new()),
-        });
-    }
-    // SAFETY: see the function documentation.
-    let map = Arc::new(unsafe { memmap2::Mmap::map(&f) }.map_err(|e| SourceError::io(path, e))?);
-    Ok(FileMap {
-        bytes: map.clone(),
-        map: Some(map),
-    })
+    FileMap::open(path).map_err(|e| SourceError::io(path, e))
 }
 
 fn file_name(path: &Path) -> String {
