@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mailmig_ir::blob::SharedBytes;
+use mailmig_ir::blob::FileMap;
 use mailmig_ir::codepage;
 use mailmig_ir::dates::{DEFAULT_YEAR_PIVOT, DateOrder};
 use mailmig_ir::{
@@ -18,7 +18,9 @@ use mailmig_ir::{
 
 use crate::dates::OrderEvidence;
 use crate::directory::parse_directory;
-use crate::stream::{ExportReader, FramingStats, ReaderConfig, scan_date_order, scan_folder_names};
+use crate::stream::{
+    ExportReader, FramingStats, ReaderConfig, scan_date_order_releasing, scan_folder_names,
+};
 use crate::{CcmailError, map_file};
 
 /// Reader choices that [`OpenOptions`] does not carry (`--date-order`, the year pivot).
@@ -216,7 +218,8 @@ impl CcmailSource {
         let mut export_files: Vec<(String, PathBuf)> = Vec::new();
         let mut have_directory = false;
         for inp in inputs {
-            let bytes = map_file(&inp.path)?;
+            let map = map_file(&inp.path)?;
+            let bytes = map.bytes();
             let data: &[u8] = (*bytes).as_ref();
             let head = data.get(..data.len().min(64 * 1024)).unwrap_or(&[]);
             if data.is_empty() || is_stream_head(head) {
@@ -231,7 +234,7 @@ impl CcmailSource {
                 }
                 hints.push(stem);
                 if reader.date_order.is_none() && !evidence.is_settled() {
-                    evidence.merge(scan_date_order(data));
+                    evidence.merge(scan_date_order_releasing(data, &|| map.release_pages()));
                 }
                 files.push(StreamFile {
                     canonical: std::fs::canonicalize(&inp.path)
@@ -412,13 +415,13 @@ impl CcmailSource {
             let Some(f) = self.files.get(fi) else {
                 continue;
             };
-            let Ok(bytes) = map_file(&f.path) else {
+            let Ok(map) = map_file(&f.path) else {
                 warns += 1;
                 continue;
             };
             let mut cfg = self.cfg.clone();
             cfg.file = f.rel.clone();
-            let mut r = ExportReader::new(bytes, cfg);
+            let mut r = ExportReader::over_file(map, cfg);
             for m in r.by_ref() {
                 match m {
                     Ok(m) => {
@@ -467,19 +470,21 @@ impl Source for CcmailSource {
         budget.check()?;
         let i = mailmig_ir::source::mailbox_index(&self.mailboxes, mailbox)?;
         let file_ids: Vec<usize> = self.assigned.get(i).cloned().unwrap_or_default();
-        let mut mapped: Vec<(&StreamFile, SharedBytes)> = Vec::new();
+        let mut mapped: Vec<(&StreamFile, FileMap)> = Vec::new();
         for &fi in &file_ids {
             if let Some(f) = self.files.get(fi) {
-                let bytes = map_file(&f.path).map_err(|e| match e {
+                let map = map_file(&f.path).map_err(|e| match e {
                     CcmailError::Io { path, source } => SourceError::Io { path, source },
                     other => SourceError::format(f.rel.clone(), 0, other.to_string()),
                 })?;
-                mapped.push((f, bytes));
+                mapped.push((f, map));
             }
         }
         let mut names: Vec<String> = Vec::new();
-        for (_, bytes) in &mapped {
-            for n in scan_folder_names((**bytes).as_ref(), self.cfg.code_page) {
+        for (_, map) in &mapped {
+            let bytes = map.bytes();
+            let release = || map.release_pages();
+            for n in scan_folder_names((*bytes).as_ref(), self.cfg.code_page, &release) {
                 if !names.iter().any(|x| x.eq_ignore_ascii_case(&n)) {
                     names.push(n);
                 }
@@ -509,10 +514,10 @@ impl Source for CcmailSource {
         }
         let readers: Vec<ExportReader> = mapped
             .into_iter()
-            .map(|(f, bytes)| {
+            .map(|(f, map)| {
                 let mut cfg = self.cfg.clone();
                 cfg.file = f.rel.clone();
-                ExportReader::new(bytes, cfg).with_budget(budget.clone())
+                ExportReader::over_file(map, cfg).with_budget(budget.clone())
             })
             .collect();
         section.messages = Box::new(readers.into_iter().flatten().map(move |r| {

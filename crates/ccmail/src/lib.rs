@@ -44,10 +44,15 @@ pub use address::{parse_address, split_address_line};
 pub use directory::{DirectoryExport, parse_directory, write_directory};
 pub use driver::{CcmailDriver, CcmailSource, ReaderOptions, name_key};
 pub use postoffice::{CcmailPostOfficeDriver, PostOfficeScan, scan_post_office};
-pub use stream::{ExportReader, FramingStats, ReaderConfig, scan_date_order};
+pub use stream::{
+    ExportReader, FramingStats, RELEASE_EVERY, ReaderConfig, scan_date_order,
+    scan_date_order_releasing,
+};
 pub use writer::{CcmailSink, MAX_TEXT_ITEM, TextSplit};
 
 use std::path::{Path, PathBuf};
+
+use mailmig_ir::blob::FileMap;
 
 /// Errors of this crate. The readers are tolerant and report damage as warnings; these are
 /// the failures that stop an operation altogether.
@@ -88,13 +93,14 @@ impl From<CcmailError> for mailmig_ir::SourceError {
     }
 }
 
-/// The bytes of one input file: memory-mapped, or an empty buffer for empty files (which cannot
-/// be mapped on every platform).
+/// One input file, memory-mapped ([`FileMap`]; an empty buffer for empty files, which cannot
+/// be mapped on every platform). An [`ExportReader`] given the map ([`ExportReader::over_file`])
+/// releases its pages as it reads, so a stream of many gigabytes is never resident whole.
 ///
 /// Concurrent modification of an input while mailmig reads it is unsupported (the map would
 /// change under the reader).
-pub fn map_file(path: &Path) -> Result<mailmig_ir::blob::SharedBytes, CcmailError> {
-    mailmig_ir::blob::map_file(path).map_err(|source| CcmailError::Io {
+pub fn map_file(path: &Path) -> Result<FileMap, CcmailError> {
+    FileMap::open(path).map_err(|source| CcmailError::Io {
         path: path.to_path_buf(),
         source,
     })

@@ -20,7 +20,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use mailmig_ir::blob::SharedBytes;
+use mailmig_ir::blob::{FileMap, SharedBytes};
 use mailmig_ir::codepage;
 use mailmig_ir::dates::{DEFAULT_YEAR_PIVOT, DateOrder};
 use mailmig_ir::{
@@ -323,6 +323,11 @@ impl Decoder {
     }
 }
 
+/// Bytes an [`ExportReader::over_file`] reads between two releases of its file map's pages.
+/// The reader moves forward through the file, so a release costs only re-faulting the pages
+/// around the current position.
+pub const RELEASE_EVERY: usize = 1 << 20;
+
 /// A lazy reader of one EXPORT stream: an iterator of messages, one at a time.
 ///
 /// Holds the input as [`SharedBytes`] (normally a memory map) and hands out attachment data as
@@ -332,6 +337,10 @@ impl Decoder {
 /// decoded through it in pieces).
 pub struct ExportReader {
     owner: SharedBytes,
+    /// The memory map under `owner` when the reader was made [`ExportReader::over_file`]: its
+    /// pages are released every [`RELEASE_EVERY`] bytes read.
+    file_map: Option<FileMap>,
+    released_at: usize,
     pos: usize,
     index: u64,
     cfg: ReaderConfig,
@@ -346,6 +355,8 @@ impl ExportReader {
     pub fn new(bytes: SharedBytes, cfg: ReaderConfig) -> Self {
         Self {
             owner: bytes,
+            file_map: None,
+            released_at: 0,
             pos: 0,
             index: 0,
             stats: FramingStats::default(),
@@ -354,6 +365,16 @@ impl ExportReader {
             decoder: Decoder::new(cfg.code_page),
             cfg,
         }
+    }
+
+    /// A reader over a mapped file that releases the map's resident pages every
+    /// [`RELEASE_EVERY`] bytes it reads, so that reading a stream of many gigabytes keeps
+    /// about that much of it mapped instead of all of it. Messages already handed out stay
+    /// valid: their windows fault the pages back in when read.
+    pub fn over_file(map: FileMap, cfg: ReaderConfig) -> Self {
+        let mut r = Self::new(map.bytes(), cfg);
+        r.file_map = Some(map);
+        r
     }
 
     /// A reader over owned bytes (tests, fuzzing).
@@ -435,6 +456,12 @@ impl Iterator for ExportReader {
         }
         self.stats.messages += 1;
         self.pos = end.max(line_at(data, start, len).next);
+        if let Some(map) = &self.file_map
+            && self.pos.saturating_sub(self.released_at) >= RELEASE_EVERY
+        {
+            map.release_pages();
+            self.released_at = self.pos;
+        }
         Some(Ok(msg))
     }
 }
@@ -450,50 +477,78 @@ fn find_message(data: &[u8], from: usize, limit: usize) -> Option<usize> {
     None
 }
 
+/// Calls `hit` with the position of each match of `needle` in `data`, in order, until it
+/// returns `false`. The search runs over [`RELEASE_EVERY`] bytes at a time and calls
+/// `release` after each, so that a scan over a mapped file can release its pages as it goes.
+fn find_each(data: &[u8], needle: &[u8], release: &dyn Fn(), hit: &mut dyn FnMut(usize) -> bool) {
+    let finder = memchr::memmem::Finder::new(needle);
+    let mut from = 0;
+    while from < data.len() {
+        let end = from.saturating_add(RELEASE_EVERY).min(data.len());
+        // The window reaches into the next one by the needle's length less one, so that a
+        // match across the boundary is found here (and only here: it starts before `end`).
+        let reach = end
+            .saturating_add(needle.len().saturating_sub(1))
+            .min(data.len());
+        for at in finder.find_iter(data.get(from..reach).unwrap_or(&[])) {
+            if from + at >= end {
+                break;
+            }
+            if !hit(from + at) {
+                release();
+                return;
+            }
+        }
+        release();
+        from = end;
+    }
+}
+
 /// Evidence for the day/month order from the `Date:` lines at line starts (case as written by
 /// EXPORT), for notes §7 rule 2. Stops once the evidence is settled
 /// ([`OrderEvidence::is_settled`]), so month/day exports are not read to the end twice.
 pub fn scan_date_order(data: &[u8]) -> OrderEvidence {
+    scan_date_order_releasing(data, &|| {})
+}
+
+/// [`scan_date_order`] over a mapped file, calling `release` every [`RELEASE_EVERY`] bytes
+/// (to release the map's pages).
+pub fn scan_date_order_releasing(data: &[u8], release: &dyn Fn()) -> OrderEvidence {
     let mut ev = OrderEvidence::default();
-    for hit in memchr::memmem::find_iter(data, b"Date:") {
+    find_each(data, b"Date:", release, &mut |hit| {
         let at_line_start = hit == 0 || matches!(data.get(hit - 1), Some(b'\r' | b'\n'));
-        if !at_line_start {
-            continue;
+        if at_line_start {
+            let value = data.get(hit + 5..(hit + 40).min(data.len())).unwrap_or(&[]);
+            ev.add(crate::lex::trim_start(value));
         }
-        let value = data.get(hit + 5..(hit + 40).min(data.len())).unwrap_or(&[]);
-        ev.add(crate::lex::trim_start(value));
-        if ev.is_settled() {
-            break;
-        }
-    }
+        !ev.is_settled()
+    });
     ev
 }
 
 /// Folder names from `Folder:` header lines at line starts, in first-seen order (notes §4.8;
-/// the key is **[I]**, the real `/FOLDER` marker is unknown).
-pub fn scan_folder_names(data: &[u8], code_page: u16) -> Vec<String> {
+/// the key is **[I]**, the real `/FOLDER` marker is unknown). `release` is called every
+/// [`RELEASE_EVERY`] bytes scanned (to release a file map's pages; `&|| {}` for none).
+pub fn scan_folder_names(data: &[u8], code_page: u16, release: &dyn Fn()) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for hit in memchr::memmem::find_iter(data, b"older:") {
+    find_each(data, b"older:", release, &mut |hit| {
         let Some(start) = hit.checked_sub(1) else {
-            continue;
+            return true;
         };
-        if !matches!(data.get(start), Some(b'F' | b'f')) {
-            continue;
-        }
         let at_line_start = start == 0 || matches!(data.get(start - 1), Some(b'\r' | b'\n'));
-        if !at_line_start {
-            continue;
+        if !matches!(data.get(start), Some(b'F' | b'f')) || !at_line_start {
+            return true;
         }
         let l = line_at(data, start, data.len());
         let value = trim(data.get(start + 7..l.end).unwrap_or(&[]));
-        if value.is_empty() {
-            continue;
+        if !value.is_empty() {
+            let name = codepage::decode(value, code_page).into_owned();
+            if !out.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
+                out.push(name);
+            }
         }
-        let name = codepage::decode(value, code_page).into_owned();
-        if !out.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
-            out.push(name);
-        }
-    }
+        true
+    });
     out
 }
 
@@ -1443,6 +1498,95 @@ pub(crate) mod tests {
 
     fn codes(m: &Message) -> Vec<&str> {
         m.warnings.iter().map(|w| w.code.as_str()).collect()
+    }
+
+    /// Matches are found once each, in order, wherever the [`RELEASE_EVERY`] windows cut
+    /// them (at the start, across each boundary, at the end), `release` runs after each
+    /// window, and a `false` from the callback stops the scan.
+    #[test]
+    fn find_each_finds_matches_across_windows_once_and_releases_after_each() {
+        let len = 3 * RELEASE_EVERY + 10;
+        let mut data = vec![b'.'; len];
+        let mut want = vec![0, len - 5];
+        for k in 1..=3 {
+            // Needle starting 1..4 bytes before a boundary, so that it crosses it.
+            want.push(k * RELEASE_EVERY - k);
+        }
+        want.sort_unstable();
+        for &at in &want {
+            data[at..at + 5].copy_from_slice(b"Date:");
+        }
+        let releases = std::cell::Cell::new(0);
+        let mut got = Vec::new();
+        find_each(
+            &data,
+            b"Date:",
+            &|| releases.set(releases.get() + 1),
+            &mut |at| {
+                got.push(at);
+                true
+            },
+        );
+        assert_eq!(got, want);
+        assert_eq!(releases.get(), 4);
+        let (mut seen, releases) = (0, std::cell::Cell::new(0));
+        find_each(
+            &data,
+            b"Date:",
+            &|| releases.set(releases.get() + 1),
+            &mut |_| {
+                seen += 1;
+                seen < 2
+            },
+        );
+        assert_eq!((seen, releases.get()), (2, 1));
+    }
+
+    /// A reader over a mapped file releases the map's pages as it reads, and reads the same
+    /// messages as a reader over the same bytes in memory.
+    #[test]
+    fn a_reader_over_a_file_map_reads_what_a_reader_over_bytes_reads() {
+        let one = |i: usize| {
+            let text = format!("message {i} {}", "x".repeat(3000));
+            format!(
+                "Message:\r\nFrom: A at P\r\nSubject: s{i}\r\nFolder: F{}\r\nContents:\r\nText item:\r\n{}\r\n{text}\r\n",
+                i % 3,
+                text.len()
+            )
+        };
+        let stream: String = (0..1500).map(one).collect();
+        assert!(stream.len() > 4 * RELEASE_EVERY);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.ccm");
+        std::fs::write(&path, &stream).unwrap();
+        let cfg = ReaderConfig::new("big.ccm");
+        let map = FileMap::open(&path).unwrap();
+        let names = scan_folder_names((*map.bytes()).as_ref(), 850, &|| map.release_pages());
+        assert_eq!(names, ["F0", "F1", "F2"]);
+        let mut reader = ExportReader::over_file(map, cfg.clone());
+        let mut mapped: Vec<Message> = reader.by_ref().take(1400).map(Result::unwrap).collect();
+        // Nearly all of the file has been read; at most about `RELEASE_EVERY` of it (plus the
+        // kernel's fault-around) may still be mapped.
+        #[cfg(target_os = "linux")]
+        {
+            let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+            let mut lines = smaps.lines().skip_while(|l| !l.ends_with("big.ccm"));
+            assert!(lines.next().is_some(), "the map of big.ccm is not in smaps");
+            let rss_kib: usize = lines
+                .find_map(|l| l.strip_prefix("Rss:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap();
+            assert!(
+                rss_kib * 1024 <= 2 * RELEASE_EVERY,
+                "{rss_kib} KiB of the map resident"
+            );
+        }
+        mapped.extend(reader.map(Result::unwrap));
+        let in_memory: Vec<Message> = ExportReader::from_vec(stream.into_bytes(), cfg)
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(mapped.len(), 1500);
+        assert!(mapped == in_memory);
     }
 
     #[test]
