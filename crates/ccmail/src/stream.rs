@@ -20,6 +20,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+pub use mailmig_ir::blob::RELEASE_EVERY;
 use mailmig_ir::blob::{FileMap, SharedBytes};
 use mailmig_ir::codepage;
 use mailmig_ir::dates::{DEFAULT_YEAR_PIVOT, DateOrder};
@@ -322,11 +323,6 @@ impl Decoder {
         (std::borrow::Cow::Owned(text), flags & LOSSY != 0)
     }
 }
-
-/// Bytes an [`ExportReader::over_file`] reads between two releases of its file map's pages.
-/// The reader moves forward through the file, so a release costs only re-faulting the pages
-/// around the current position.
-pub const RELEASE_EVERY: usize = 1 << 20;
 
 /// A lazy reader of one EXPORT stream: an iterator of messages, one at a time.
 ///

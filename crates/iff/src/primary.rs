@@ -78,6 +78,20 @@ pub fn scan(
     code_page: u16,
     max_line_len: u64,
 ) -> (Vec<PrimarySection>, Vec<Warning>) {
+    scan_releasing(data, file, code_page, max_line_len, &|| {})
+}
+
+/// [`scan`] over a mapped file, calling `release` every
+/// [`RELEASE_EVERY`](mailmig_ir::blob::RELEASE_EVERY) bytes scanned (to release the map's
+/// pages).
+pub fn scan_releasing(
+    data: &[u8],
+    file: &str,
+    code_page: u16,
+    max_line_len: u64,
+    release: &dyn Fn(),
+) -> (Vec<PrimarySection>, Vec<Warning>) {
+    let mut released_at = 0usize;
     let mut sections: Vec<PrimarySection> = Vec::new();
     let mut warnings = Vec::new();
     let mut reader = LineReader::new(data, 0, data.len(), 1, code_page, max_line_len);
@@ -95,6 +109,10 @@ pub fn scan(
         let Some(line) = reader.next_line(continuation) else {
             break;
         };
+        if line.next.saturating_sub(released_at) >= mailmig_ir::blob::RELEASE_EVERY {
+            release();
+            released_at = line.next;
+        }
         if line.odd_ending && line.next < data.len() {
             if odd_endings == 0 {
                 first_odd = line.offset;

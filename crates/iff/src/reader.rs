@@ -17,9 +17,10 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use mailmig_ir::blob::SharedBytes;
+use mailmig_ir::blob::{FileMap, RELEASE_EVERY, SharedBytes};
 use mailmig_ir::{
     Address, Attachment, AttachmentContent, AttachmentKind, Blob, Budget, Detection, Directory,
     DirectoryEntry, Driver, EntryKind, Finding, Folder, FolderKind, Inspection, MailboxInfo,
@@ -30,15 +31,52 @@ use mailmig_ir::{
 use crate::IffError;
 use crate::lex::{LineReader, LogicalLine, RawField, parse_pointer, split_multi, tokenize};
 use crate::pkl::{FileKind, PackingList, code_page_line, parse_packing_list};
-use crate::primary::{PrimarySection, SectionKind, continuation_allowed, scan};
+use crate::primary::{PrimarySection, SectionKind, continuation_allowed, scan_releasing};
 use crate::secondary::{Chain, SectionFormat, SectionType, read_chain, section_at};
 
 /// Property name prefix for source fields kept on IR items (`iff:<column>`).
 pub const PROP_PREFIX: &str = "iff:";
 
-/// Maps a file read-only ([`mailmig_ir::blob::map_file`]).
-pub(crate) fn map_file(path: &Path) -> std::io::Result<SharedBytes> {
-    mailmig_ir::blob::map_file(path)
+/// Maps a file read-only ([`FileMap::open`]).
+pub(crate) fn map_file(path: &Path) -> std::io::Result<FileMap> {
+    FileMap::open(path)
+}
+
+/// The memory maps of a set's files, released together every [`RELEASE_EVERY`] bytes read
+/// (counted by [`FileMaps::count`]), so that converting a set of many gigabytes does not keep
+/// every page it read mapped. Windows into the maps stay valid: released pages are read
+/// from the file again when touched.
+#[derive(Default)]
+struct FileMaps {
+    maps: Mutex<Vec<FileMap>>,
+    read: AtomicUsize,
+}
+
+impl FileMaps {
+    /// Keeps `map` for release; returns its bytes.
+    fn keep(&self, map: FileMap) -> SharedBytes {
+        let bytes = map.bytes();
+        if let Ok(mut maps) = self.maps.lock() {
+            maps.push(map);
+        }
+        bytes
+    }
+
+    /// Releases every map's pages now.
+    fn release(&self) {
+        if let Ok(maps) = self.maps.lock() {
+            maps.iter().for_each(FileMap::release_pages);
+        }
+        self.read.store(0, Ordering::Relaxed);
+    }
+
+    /// Counts `n` bytes read; releases the maps once [`RELEASE_EVERY`] have been read since
+    /// the last release.
+    fn count(&self, n: usize) {
+        if self.read.fetch_add(n, Ordering::Relaxed).saturating_add(n) >= RELEASE_EVERY {
+            self.release();
+        }
+    }
 }
 
 fn bytes_of(shared: &SharedBytes) -> &[u8] {
@@ -249,6 +287,8 @@ pub struct IffSource {
     /// CR LF-restored copies of re-line-ended secondary files (salvage mode).
     relined_cache: Mutex<HashMap<String, Option<SharedBytes>>>,
     packing: PackingList,
+    /// The maps of the primary and secondary files, released as messages are read.
+    file_maps: FileMaps,
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> SourceError {
@@ -382,7 +422,7 @@ struct Row {
 impl IffSource {
     /// Opens the set described by the packing list at `pkl`.
     pub fn open(pkl: &Path, options: &OpenOptions) -> Result<Self, SourceError> {
-        let pkl_data = map_file(pkl).map_err(|e| io_err(pkl, e))?;
+        let pkl_data = map_file(pkl).map_err(|e| io_err(pkl, e))?.bytes();
         Self::open_impl(pkl, bytes_of(&pkl_data), None, options)
     }
 
@@ -423,6 +463,7 @@ impl IffSource {
         let mut warnings = packing.warnings.clone();
         let mut primaries = Vec::new();
         let mut listed_secondaries = HashMap::new();
+        let file_maps = FileMaps::default();
         let rel_of = |p: &Path| {
             p.strip_prefix(&root)
                 .unwrap_or(p)
@@ -464,10 +505,18 @@ impl IffSource {
                             .get(&base_name(&entry.name).to_lowercase())
                             .cloned()
                             .unwrap_or_else(|| Arc::new(Vec::<u8>::new())),
-                        None => map_file(&path).map_err(|e| io_err(&path, e))?,
+                        None => file_maps.keep(map_file(&path).map_err(|e| io_err(&path, e))?),
                     };
                     let rel = rel_of(&path);
-                    let (sections, w) = scan(bytes_of(&data), &rel, code_page, limits.max_line_len);
+                    let (sections, w) = scan_releasing(
+                        bytes_of(&data),
+                        &rel,
+                        code_page,
+                        limits.max_line_len,
+                        &|| file_maps.release(),
+                    );
+                    // The scan read the whole file; messages fault in what they read.
+                    file_maps.release();
                     warnings.extend(w);
                     primaries.push(PrimaryFile {
                         rel,
@@ -510,8 +559,10 @@ impl IffSource {
             memory,
             relined_cache: Mutex::new(HashMap::new()),
             packing,
+            file_maps,
         };
         src.build(&mut warnings);
+        src.file_maps.release();
         src.post_office.warnings = warnings;
         Ok(src)
     }
@@ -1183,11 +1234,30 @@ impl IffSource {
             .to_string_lossy()
             .replace('\\', "/");
         let listed = self.listed_secondaries.values().any(|p| p == &path);
-        let data = map_file(&path).ok()?;
+        let data = self.file_maps.keep(map_file(&path).ok()?);
         Some((rel, data, listed))
     }
 
+    /// Reads the chain of sections `p` points to (see `chain_at`), counting the bytes it spans
+    /// towards the release of the file maps.
     fn chain(
+        &self,
+        primary: &PrimaryFile,
+        p: &crate::lex::Pointer,
+        raw: &str,
+        budget: &Budget,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<(String, SharedBytes, Chain), IffError> {
+        let found = self.chain_at(primary, p, raw, budget, warnings);
+        if let Ok((_, _, chain)) = &found
+            && let (Some(first), Some(last)) = (chain.sections.first(), chain.sections.last())
+        {
+            self.file_maps.count(last.next.saturating_sub(first.offset));
+        }
+        found
+    }
+
+    fn chain_at(
         &self,
         primary: &PrimaryFile,
         p: &crate::lex::Pointer,
@@ -1527,6 +1597,7 @@ impl IffSource {
             };
             let mut lines = self.section_lines(pf, s);
             while let Some(line) = lines.next_line(continuation_allowed(&s.kind)) {
+                self.file_maps.count(line.next.saturating_sub(line.offset));
                 if line.is_blank() || line.is_comment() || budget.check().is_err() {
                     continue;
                 }
@@ -1780,6 +1851,9 @@ impl Iterator for Messages<'_> {
                 self.current = None;
                 continue;
             };
+            self.source
+                .file_maps
+                .count(line.next.saturating_sub(line.offset));
             if line.is_blank() || line.is_comment() {
                 continue;
             }

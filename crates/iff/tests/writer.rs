@@ -289,3 +289,80 @@ fn shift_jis_trail_backslashes_survive_a_round_trip() {
     assert_eq!(got.to, m.to);
     assert!(got.warnings.is_empty(), "{:?}", got.warnings);
 }
+
+/// The resident size of the mappings of files whose names end in `suffix`, from
+/// `/proc/self/smaps`, in bytes.
+#[cfg(target_os = "linux")]
+fn mapped_rss(suffix: &str) -> usize {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let mut total = 0;
+    let mut inside = false;
+    for l in smaps.lines() {
+        if l.split_whitespace()
+            .next()
+            .is_some_and(|t| !t.ends_with(':'))
+        {
+            // A mapping's header line (address range, permissions, offset, device, inode,
+            // path), not a `Key: value` line.
+            inside = l.ends_with(suffix);
+        } else if inside && let Some(v) = l.strip_prefix("Rss:") {
+            let kib: usize = v.trim().trim_end_matches("kB").trim().parse().unwrap();
+            total += kib * 1024;
+        }
+    }
+    total
+}
+
+/// Reading a set of several MiB keeps about `RELEASE_EVERY` of each file mapped, not the
+/// whole file: the reader releases its maps as it reads. The messages read are complete.
+#[test]
+fn reading_a_large_set_releases_the_file_maps() {
+    let spec = SynthSpec {
+        users: 1,
+        messages_per_user: 800,
+        empty_user_every: 0,
+        attachment_every: 2,
+        body_bytes: 6000,
+        attachment_bytes: 4000,
+        ..SynthSpec::default()
+    };
+    let src = SynthSource::new(spec);
+    let out = tempfile::tempdir().unwrap();
+    write_set(&src, &IffSink::default(), out.path(), false);
+    let files: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    let sec_len: u64 = files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("sec")))
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    let release = mailmig_ir::blob::RELEASE_EVERY;
+    assert!(sec_len > 4 * release as u64, "{sec_len}");
+    let back = IffDriver
+        .open(&[out.path().to_path_buf()], &OpenOptions::default())
+        .unwrap();
+    let mb = back.mailboxes()[0].clone();
+    let section = back
+        .open_mailbox(&mb, &mailmig_ir::Budget::unlimited())
+        .unwrap();
+    let mut messages = section.messages;
+    let mut read = 0usize;
+    for m in messages.by_ref().take(760) {
+        let m = m.unwrap();
+        assert!(m.body.text.as_ref().is_some_and(|t| t.len() >= 6000));
+        read += 1;
+    }
+    assert_eq!(read, 760);
+    #[cfg(target_os = "linux")]
+    for suffix in [".SEC", ".PRI"] {
+        let rss = mapped_rss(suffix);
+        assert!(
+            rss <= 2 * release,
+            "{rss} bytes of the {suffix} file mapped"
+        );
+    }
+    assert_eq!(messages.count(), 40);
+}

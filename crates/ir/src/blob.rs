@@ -216,6 +216,12 @@ impl<'de> Deserialize<'de> for Blob {
     }
 }
 
+/// Bytes a reader moving forward through a [`FileMap`] reads between two releases of its pages
+/// ([`FileMap::release_pages`]): what stays mapped of a file is then about this much, plus the
+/// pages the kernel maps around each fault. A release costs only re-faulting the pages around
+/// the current position.
+pub const RELEASE_EVERY: usize = 1 << 20;
+
 /// A read-only memory map of an input file whose resident pages a reader can release as it
 /// goes ([`FileMap::release_pages`]), so that streaming through a file of many gigabytes does
 /// not leave every page it read mapped. Its bytes ([`FileMap::bytes`]) back [`Blob::window`]s.
