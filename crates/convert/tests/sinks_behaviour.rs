@@ -539,3 +539,79 @@ fn file_sinks_stream_and_unrenderable_messages_leave_nothing() {
         "{entry}"
     );
 }
+
+/// The resident size of the mappings of files whose names end in `suffix`, from
+/// `/proc/self/smaps`, in bytes.
+#[cfg(target_os = "linux")]
+fn mapped_rss(suffix: &str) -> usize {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let mut total = 0;
+    let mut inside = false;
+    for l in smaps.lines() {
+        if l.split_whitespace()
+            .next()
+            .is_some_and(|t| !t.ends_with(':'))
+        {
+            // A mapping's header line, not a `Key: value` line.
+            inside = l.ends_with(suffix);
+        } else if inside && let Some(v) = l.strip_prefix("Rss:") {
+            let kib: usize = v.trim().trim_end_matches("kB").trim().parse().unwrap();
+            total += kib * 1024;
+        }
+    }
+    total
+}
+
+/// Reading several MiB of JSON Lines, as a directory or as one stream file, keeps about
+/// `RELEASE_EVERY` of the file mapped (the reader releases its map as it goes), and reads the
+/// same messages as a reader over the bytes in memory.
+#[test]
+fn reading_large_jsonl_releases_the_file_map() {
+    let spec = mailmig_ir::synth::SynthSpec {
+        users: 1,
+        messages_per_user: 700,
+        empty_user_every: 0,
+        attachment_every: 2,
+        body_bytes: 6000,
+        attachment_bytes: 3000,
+        ..mailmig_ir::synth::SynthSpec::default()
+    };
+    let source = mailmig_ir::synth::SynthSource::new(spec);
+    let tmp = tempfile::tempdir().unwrap();
+    convert(&source, &JsonlSink::new(), tmp.path(), false);
+    let mut stream = std::fs::read(tmp.path().join("post_office.jsonl")).unwrap();
+    let mailbox_files: Vec<PathBuf> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path().join("mailbox.jsonl"))
+        .filter(|p| p.is_file())
+        .collect();
+    assert_eq!(mailbox_files.len(), 1);
+    stream.extend(std::fs::read(&mailbox_files[0]).unwrap());
+    let release = mailmig_ir::blob::RELEASE_EVERY;
+    assert!(stream.len() > 4 * release, "{}", stream.len());
+    let stream_path = tmp.path().join("whole.jsonl");
+    std::fs::write(&stream_path, &stream).unwrap();
+    let in_memory =
+        JsonlSource::from_stream(Arc::new(stream), "whole.jsonl", &Default::default()).unwrap();
+    let want = &read_all(&in_memory)[0].2;
+    assert_eq!(want.len(), 700);
+    for (input, suffix) in [
+        (tmp.path().to_path_buf(), "mailbox.jsonl"),
+        (stream_path.clone(), "whole.jsonl"),
+    ] {
+        let back = JsonlDriver.open(&[input], &OpenOptions::default()).unwrap();
+        let mb = back.mailboxes()[0].clone();
+        let mut messages = back
+            .open_mailbox(&mb, &Budget::unlimited())
+            .unwrap()
+            .messages;
+        let mut got: Vec<Message> = messages.by_ref().take(650).map(Result::unwrap).collect();
+        #[cfg(target_os = "linux")]
+        {
+            let rss = mapped_rss(suffix);
+            assert!(rss <= 2 * release, "{rss} bytes of {suffix} mapped");
+        }
+        got.extend(messages.map(Result::unwrap));
+        assert!(&got == want, "{suffix}: the messages differ");
+    }
+}

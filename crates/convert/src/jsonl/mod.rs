@@ -21,7 +21,9 @@ pub mod records;
 
 use std::path::{Path, PathBuf};
 
-use mailmig_ir::blob::SharedBytes;
+use std::sync::Arc;
+
+use mailmig_ir::blob::{FileMap, RELEASE_EVERY, SharedBytes};
 use mailmig_ir::{
     Budget, Detection, Driver, Finding, Folder, Inspection, Limits, MailboxInfo, MailboxSection,
     Message, OpenOptions, PostOffice, Severity, SkippedItem, Source, SourceError, Warning,
@@ -94,12 +96,24 @@ impl From<JsonlError> for SourceError {
     }
 }
 
-/// Maps `path` read-only ([`mailmig_ir::blob::map_file`]).
-fn map_file(path: &Path) -> Result<SharedBytes, JsonlError> {
-    mailmig_ir::blob::map_file(path).map_err(|source| JsonlError::Io {
+/// Maps `path` read-only ([`FileMap::open`]).
+fn map_file(path: &Path) -> Result<FileMap, JsonlError> {
+    FileMap::open(path).map_err(|source| JsonlError::Io {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// Releases `map`'s pages once [`RELEASE_EVERY`] bytes have been read since `released_at`
+/// (a position in the file, moved to `pos` on release), so that reading a file of many
+/// gigabytes line by line does not keep every page it read mapped.
+fn release_as_read(map: Option<&FileMap>, pos: usize, released_at: &mut usize) {
+    if let Some(m) = map
+        && pos.saturating_sub(*released_at) >= RELEASE_EVERY
+    {
+        m.release_pages();
+        *released_at = pos;
+    }
 }
 
 /// One line of a buffer: 1-based number, byte offset and content without the line end.
@@ -171,6 +185,8 @@ pub struct JsonlSource {
     sections: Vec<SectionLoc>,
     /// The stream file's bytes (stream mode only).
     data: Option<SharedBytes>,
+    /// The stream file's map, when it is one, released as mailboxes are read.
+    map: Option<Arc<FileMap>>,
     file: String,
     limits: Limits,
     no_mail: bool,
@@ -193,7 +209,18 @@ impl JsonlSource {
         file: &str,
         options: &OpenOptions,
     ) -> Result<Self, SourceError> {
+        Self::from_stream_map(data, None, file, options)
+    }
+
+    /// [`JsonlSource::from_stream`] over a mapped file whose pages are released as it is read.
+    fn from_stream_map(
+        data: SharedBytes,
+        map: Option<Arc<FileMap>>,
+        file: &str,
+        options: &OpenOptions,
+    ) -> Result<Self, SourceError> {
         let bytes: &[u8] = (*data).as_ref();
+        let mut released_at = 0;
         let limits = options.limits.clone();
         let mut lines = Lines {
             pos: 0,
@@ -209,6 +236,7 @@ impl JsonlSource {
         let mut orphans: Option<(u64, u64)> = None; // (line of damaged mailbox, count)
         let mut before = lines.pos;
         while let Some(line) = lines.next(bytes) {
+            release_as_read(map.as_deref(), lines.pos, &mut released_at);
             if is_blank(line.bytes) {
                 before = lines.pos;
                 continue;
@@ -298,11 +326,15 @@ impl JsonlSource {
             before = lines.pos;
         }
         flush_orphans(&mut post_office, &mut orphans, file);
+        if let Some(m) = &map {
+            m.release_pages();
+        }
         Ok(Self {
             post_office,
             mailboxes,
             sections,
             data: Some(data),
+            map,
             file: file.to_string(),
             limits,
             no_mail: options.no_mail,
@@ -312,7 +344,7 @@ impl JsonlSource {
     /// Opens an output directory of the JSON Lines sink.
     pub fn from_dir(dir: &Path, options: &OpenOptions) -> Result<Self, SourceError> {
         let po_path = dir.join(POST_OFFICE_FILE);
-        let data = map_file(&po_path)?;
+        let data = map_file(&po_path)?.bytes();
         let bytes: &[u8] = (*data).as_ref();
         let limits = options.limits.clone();
         let file = po_path.display().to_string();
@@ -381,6 +413,7 @@ impl JsonlSource {
             mailboxes,
             sections,
             data: None,
+            map: None,
             file,
             limits,
             no_mail: options.no_mail,
@@ -450,8 +483,9 @@ fn read_post_office(
     .into())
 }
 
-/// A mailbox file after its header line: folders, the mapped bytes, the lines that follow.
-type MailboxBody = (Vec<Folder>, SharedBytes, Lines);
+/// A mailbox file after its header line: folders, the mapped bytes and their map, the lines
+/// that follow.
+type MailboxBody = (Vec<Folder>, SharedBytes, Option<Arc<FileMap>>, Lines);
 
 /// Reads the `mailbox` line of a `mailbox.jsonl`; returns it with the folders and the
 /// position after it.
@@ -459,7 +493,8 @@ fn read_mailbox_header(
     path: &Path,
     limits: &Limits,
 ) -> Result<(MailboxInfo, MailboxBody), SourceError> {
-    let data = map_file(path)?;
+    let map = Arc::new(map_file(path)?);
+    let data = map.bytes();
     let file = path.display().to_string();
     let bytes: &[u8] = (*data).as_ref();
     let mut lines = Lines {
@@ -479,7 +514,9 @@ fn read_mailbox_header(
             ));
         }
         return match parse_line(line.bytes) {
-            Ok(Record::Mailbox { mailbox, folders }) => Ok((mailbox, (folders, data, lines))),
+            Ok(Record::Mailbox { mailbox, folders }) => {
+                Ok((mailbox, (folders, data, Some(map), lines)))
+            }
             Ok(_) => Err(SourceError::format(
                 file,
                 line.offset as u64,
@@ -533,6 +570,9 @@ fn check_limits(m: &Message, limits: &Limits) -> Result<(), String> {
 /// The lazy message stream of one mailbox.
 struct MessageLines {
     data: SharedBytes,
+    /// The map under `data`, released every [`RELEASE_EVERY`] bytes read.
+    map: Option<Arc<FileMap>>,
+    released_at: usize,
     lines: Lines,
     file: String,
     limits: Limits,
@@ -559,6 +599,7 @@ impl Iterator for MessageLines {
                 .at(self.lines.pos as u64)));
             }
             let line = self.lines.next(bytes)?;
+            release_as_read(self.map.as_deref(), self.lines.pos, &mut self.released_at);
             if is_blank(line.bytes) {
                 continue;
             }
@@ -604,7 +645,7 @@ impl Source for JsonlSource {
     ) -> Result<MailboxSection<'s>, SourceError> {
         let index = mailmig_ir::source::mailbox_index(&self.mailboxes, mailbox)?;
         budget.check()?;
-        let (folders, data, lines, file) = match self.sections.get(index) {
+        let (folders, data, map, lines, file) = match self.sections.get(index) {
             Some(SectionLoc::Stream {
                 folders,
                 start,
@@ -620,11 +661,17 @@ impl Source for JsonlSource {
                     end: *end,
                     no: *first_line,
                 };
-                (folders.clone(), data, lines, self.file.clone())
+                (
+                    folders.clone(),
+                    data,
+                    self.map.clone(),
+                    lines,
+                    self.file.clone(),
+                )
             }
             Some(SectionLoc::File { path }) => {
-                let (_, (folders, data, lines)) = read_mailbox_header(path, &self.limits)?;
-                (folders, data, lines, path.display().to_string())
+                let (_, (folders, data, map, lines)) = read_mailbox_header(path, &self.limits)?;
+                (folders, data, map, lines, path.display().to_string())
             }
             None => return Err(SourceError::NoSuchMailbox(mailbox.key.clone())),
         };
@@ -634,7 +681,9 @@ impl Source for JsonlSource {
         Ok(MailboxSection {
             folders,
             messages: Box::new(MessageLines {
+                released_at: lines.pos,
                 data,
+                map,
                 lines,
                 file,
                 limits: self.limits.clone(),
@@ -656,8 +705,13 @@ impl JsonlDriver {
         if path.is_dir() {
             JsonlSource::from_dir(path, options)
         } else {
-            let data = map_file(path)?;
-            JsonlSource::from_stream(data, &path.display().to_string(), options)
+            let map = Arc::new(map_file(path)?);
+            JsonlSource::from_stream_map(
+                map.bytes(),
+                Some(map),
+                &path.display().to_string(),
+                options,
+            )
         }
     }
 }
