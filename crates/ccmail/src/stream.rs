@@ -1565,16 +1565,10 @@ pub(crate) mod tests {
         // kernel's fault-around) may still be mapped.
         #[cfg(target_os = "linux")]
         {
-            let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
-            let mut lines = smaps.lines().skip_while(|l| !l.ends_with("big.ccm"));
-            assert!(lines.next().is_some(), "the map of big.ccm is not in smaps");
-            let rss_kib: usize = lines
-                .find_map(|l| l.strip_prefix("Rss:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-                .unwrap();
+            let rss = mailmig_ir::blob::mapped_resident_bytes("big.ccm").unwrap();
             assert!(
-                rss_kib * 1024 <= 2 * RELEASE_EVERY,
-                "{rss_kib} KiB of the map resident"
+                rss <= 2 * RELEASE_EVERY as u64,
+                "{rss} bytes of the map resident"
             );
         }
         mapped.extend(reader.map(Result::unwrap));

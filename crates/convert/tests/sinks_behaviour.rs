@@ -540,28 +540,6 @@ fn file_sinks_stream_and_unrenderable_messages_leave_nothing() {
     );
 }
 
-/// The resident size of the mappings of files whose names end in `suffix`, from
-/// `/proc/self/smaps`, in bytes.
-#[cfg(target_os = "linux")]
-fn mapped_rss(suffix: &str) -> usize {
-    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
-    let mut total = 0;
-    let mut inside = false;
-    for l in smaps.lines() {
-        if l.split_whitespace()
-            .next()
-            .is_some_and(|t| !t.ends_with(':'))
-        {
-            // A mapping's header line, not a `Key: value` line.
-            inside = l.ends_with(suffix);
-        } else if inside && let Some(v) = l.strip_prefix("Rss:") {
-            let kib: usize = v.trim().trim_end_matches("kB").trim().parse().unwrap();
-            total += kib * 1024;
-        }
-    }
-    total
-}
-
 /// Reading several MiB of JSON Lines, as a directory or as one stream file, keeps about
 /// `RELEASE_EVERY` of the file mapped (the reader releases its map as it goes), and reads the
 /// same messages as a reader over the bytes in memory.
@@ -608,8 +586,8 @@ fn reading_large_jsonl_releases_the_file_map() {
         let mut got: Vec<Message> = messages.by_ref().take(650).map(Result::unwrap).collect();
         #[cfg(target_os = "linux")]
         {
-            let rss = mapped_rss(suffix);
-            assert!(rss <= 2 * release, "{rss} bytes of {suffix} mapped");
+            let rss = mailmig_ir::blob::mapped_resident_bytes(suffix).unwrap();
+            assert!(rss <= 2 * release as u64, "{rss} bytes of {suffix} mapped");
         }
         got.extend(messages.map(Result::unwrap));
         assert!(&got == want, "{suffix}: the messages differ");

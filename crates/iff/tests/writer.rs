@@ -290,29 +290,6 @@ fn shift_jis_trail_backslashes_survive_a_round_trip() {
     assert!(got.warnings.is_empty(), "{:?}", got.warnings);
 }
 
-/// The resident size of the mappings of files whose names end in `suffix`, from
-/// `/proc/self/smaps`, in bytes.
-#[cfg(target_os = "linux")]
-fn mapped_rss(suffix: &str) -> usize {
-    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
-    let mut total = 0;
-    let mut inside = false;
-    for l in smaps.lines() {
-        if l.split_whitespace()
-            .next()
-            .is_some_and(|t| !t.ends_with(':'))
-        {
-            // A mapping's header line (address range, permissions, offset, device, inode,
-            // path), not a `Key: value` line.
-            inside = l.ends_with(suffix);
-        } else if inside && let Some(v) = l.strip_prefix("Rss:") {
-            let kib: usize = v.trim().trim_end_matches("kB").trim().parse().unwrap();
-            total += kib * 1024;
-        }
-    }
-    total
-}
-
 /// Reading a set of several MiB keeps about `RELEASE_EVERY` of each file mapped, not the
 /// whole file: the reader releases its maps as it reads. The messages read are complete.
 #[test]
@@ -358,9 +335,9 @@ fn reading_a_large_set_releases_the_file_maps() {
     assert_eq!(read, 760);
     #[cfg(target_os = "linux")]
     for suffix in [".SEC", ".PRI"] {
-        let rss = mapped_rss(suffix);
+        let rss = mailmig_ir::blob::mapped_resident_bytes(suffix).unwrap();
         assert!(
-            rss <= 2 * release,
+            rss <= 2 * release as u64,
             "{rss} bytes of the {suffix} file mapped"
         );
     }

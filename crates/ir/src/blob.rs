@@ -294,6 +294,33 @@ impl FileMap {
     }
 }
 
+/// How many bytes of this process's memory maps of files whose paths end in `suffix` are
+/// resident, from `/proc/self/smaps`: `None` when no such map exists or smaps cannot be read
+/// (as on systems other than Linux). For tests and diagnostics of what
+/// [`FileMap::release_pages`] keeps mapped.
+pub fn mapped_resident_bytes(suffix: &str) -> Option<u64> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+    let mut total = 0u64;
+    let mut inside = false;
+    let mut found = false;
+    for line in smaps.lines() {
+        if line
+            .split_whitespace()
+            .next()
+            .is_some_and(|t| !t.ends_with(':'))
+        {
+            // A mapping's header line (address range, permissions, offset, device, inode,
+            // path), not one of its `Key: value` lines.
+            inside = line.ends_with(suffix);
+            found |= inside;
+        } else if inside && let Some(v) = line.strip_prefix("Rss:") {
+            let kib: u64 = v.trim().trim_end_matches("kB").trim().parse().ok()?;
+            total = total.saturating_add(kib.saturating_mul(1024));
+        }
+    }
+    found.then_some(total)
+}
+
 /// Maps a file read-only into memory as [`SharedBytes`], ready for [`Blob::window`], for a
 /// reader that never releases its pages (see [`FileMap`]).
 pub fn map_file(path: &std::path::Path) -> std::io::Result<SharedBytes> {
@@ -303,6 +330,31 @@ pub fn map_file(path: &std::path::Path) -> std::io::Result<SharedBytes> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reading a mapped file makes its pages resident; releasing unmaps them, and the bytes
+    /// read afterwards are the same. `mapped_resident_bytes` finds only maps that exist.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn released_pages_leave_the_map_and_read_back_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pages.bin");
+        let data: Vec<u8> = (0..3 << 20).map(|i: u32| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let map = FileMap::open(&path).unwrap();
+        let bytes = map.bytes();
+        let sum = |b: &[u8]| b.iter().map(|&x| u64::from(x)).sum::<u64>();
+        let want = sum(&data);
+        assert_eq!(sum((*bytes).as_ref()), want);
+        let resident = mapped_resident_bytes("pages.bin").unwrap();
+        assert!(resident >= 3 << 20, "{resident}");
+        map.release_pages();
+        assert_eq!(mapped_resident_bytes("pages.bin"), Some(0));
+        assert_eq!(sum((*bytes).as_ref()), want);
+        map.release_range(0..1 << 20);
+        let after = mapped_resident_bytes("pages.bin").unwrap();
+        assert!(after <= 2 << 20 && after > 0, "{after}");
+        assert_eq!(mapped_resident_bytes("no-such-map.bin"), None);
+    }
 
     #[test]
     fn window_checks_bounds_and_borrows() {
