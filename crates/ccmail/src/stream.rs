@@ -1505,7 +1505,7 @@ pub(crate) mod tests {
         let mut data = vec![b'.'; len];
         let mut want = vec![0, len - 5];
         for k in 1..=3 {
-            // Needle starting 1..4 bytes before a boundary, so that it crosses it.
+            // A needle starting 1 to 3 bytes before a boundary, so that it crosses it.
             want.push(k * RELEASE_EVERY - k);
         }
         want.sort_unstable();

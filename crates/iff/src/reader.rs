@@ -1257,6 +1257,9 @@ impl IffSource {
         found
     }
 
+    /// Finds the secondary file `p` names and reads the chain of sections at its offset
+    /// (§7.2); in salvage mode also through a CR LF-restored copy of a re-line-ended file, and
+    /// by resynchronisation (§6).
     fn chain_at(
         &self,
         primary: &PrimaryFile,

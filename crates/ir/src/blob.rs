@@ -265,9 +265,9 @@ impl FileMap {
     pub fn release_pages(&self) {
         #[cfg(unix)]
         if let Some(m) = &self.map {
-            // SAFETY: the mapping is a read-only, never-written private map of a file: dropping
-            // its pages loses nothing, they are re-read from the file on the next access. The
-            // input must not be modified while mailmig runs (documented), as for the map itself.
+            // SAFETY: the mapping is read-only and never written through, so dropping its pages
+            // loses nothing: they are read from the file again on the next access. The input
+            // must not be modified while mailmig runs (documented), as for the map itself.
             let _ = unsafe { m.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
         }
     }

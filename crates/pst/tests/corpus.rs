@@ -389,10 +389,9 @@ fn read_streamed(m: &mailmig_ir::Message) -> usize {
         }
     }
     for b in blobs.into_iter().filter(|b| b.is_streamed()) {
-        let (mut len, mut pieces) = (0, 0);
+        let mut len = 0;
         b.pieces(&mut |p| {
             len += p.len();
-            pieces += 1;
             Ok(())
         })
         .expect("a streamed blob reads without error");
