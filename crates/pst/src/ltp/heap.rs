@@ -162,6 +162,22 @@ impl<'a> Heap<'a> {
     /// Reads the BTH whose header is at `hid` and returns all leaf records as (key, data)
     /// pairs in key order (MS-PST 2.3.2).
     pub fn bth_records(&self, hid: u32) -> Result<Bth<'_>, LtpError> {
+        let mut records = Vec::new();
+        let (cb_key, cb_ent) = self.bth_for_each(hid, &mut |k, d| records.push((k, d)))?;
+        Ok(Bth {
+            cb_key,
+            cb_ent,
+            records,
+        })
+    }
+
+    /// Calls `record` with each leaf record (key, data) of the BTH whose header is at `hid`,
+    /// in key order, without collecting them (MS-PST 2.3.2); returns `cbKey` and `cbEnt`.
+    pub fn bth_for_each<'h>(
+        &'h self,
+        hid: u32,
+        record: &mut dyn FnMut(&'h [u8], &'h [u8]),
+    ) -> Result<(usize, usize), LtpError> {
         let h = self.get(hid)?;
         let btype = h.first().copied().unwrap_or(0);
         if btype != SIG_BTH || h.len() < 8 {
@@ -182,29 +198,24 @@ impl<'a> Heap<'a> {
                 value: ((cb_key as u64) << 16) | ((cb_ent as u64) << 8) | u64::from(levels),
             });
         }
-        let mut records = Vec::new();
         if root != 0 {
             let mut seen = HashSet::new();
-            self.bth_collect(root, levels, cb_key, cb_ent, &mut records, &mut seen)?;
+            self.bth_walk(root, levels, cb_key, cb_ent, record, &mut seen)?;
         }
-        Ok(Bth {
-            cb_key,
-            cb_ent,
-            records,
-        })
+        Ok((cb_key, cb_ent))
     }
 
-    /// Appends the leaf records under `hid` to `out`. The walk ends: `level` falls by one at
+    /// Calls `record` on the leaf records under `hid`. The walk ends: `level` falls by one at
     /// each step (at most 8, checked by the caller), and a node reached a second time (a
     /// cycle, or a node shared by two parents) is an error, so no allocation of the heap is
     /// read twice however large the tree.
-    fn bth_collect<'h>(
+    fn bth_walk<'h>(
         &'h self,
         hid: u32,
         level: u8,
         cb_key: usize,
         cb_ent: usize,
-        out: &mut Vec<(&'h [u8], &'h [u8])>,
+        record: &mut dyn FnMut(&'h [u8], &'h [u8]),
         seen: &mut HashSet<u32>,
     ) -> Result<(), LtpError> {
         if !seen.insert(hid) {
@@ -221,15 +232,15 @@ impl<'a> Heap<'a> {
                 return Ok(());
             }
             for rec in node.chunks_exact(rs) {
-                out.push((
+                record(
                     rec.get(..cb_key).unwrap_or(&[]),
                     rec.get(cb_key..).unwrap_or(&[]),
-                ));
+                );
             }
         } else {
             for rec in node.chunks_exact(cb_key + 4) {
                 let child = le32(rec, cb_key).unwrap_or(0);
-                self.bth_collect(child, level - 1, cb_key, cb_ent, out, seen)?;
+                self.bth_walk(child, level - 1, cb_key, cb_ent, record, seen)?;
             }
         }
         Ok(())

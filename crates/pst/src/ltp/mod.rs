@@ -342,21 +342,21 @@ impl TableLayout {
 
     /// The row matrix positions named by the row index BTH (row id → row index, MS-PST
     /// 2.3.4.3), sorted and without repeats; `None` when there is no readable index (then every
-    /// row of the matrix counts). Positions past the matrix are the caller's to drop.
-    fn indexed_rows(&self, heap: &Heap<'_>) -> Option<Vec<usize>> {
+    /// row of the matrix counts). Positions past the matrix are the caller's to drop. The
+    /// index is walked, not collected: four bytes per row are kept, not the records.
+    fn indexed_rows(&self, heap: &Heap<'_>) -> Option<Vec<u32>> {
         if self.hid_row_index == 0 {
             return None;
         }
-        let bth = heap.bth_records(self.hid_row_index).ok()?;
-        let mut rows: Vec<usize> = bth
-            .records
-            .iter()
-            .filter_map(|(_, d)| match d.len() {
-                2 => Some(usize::from(le16(d, 0))),
-                n if n >= 4 => Some(le32(d, 0) as usize),
+        let mut rows: Vec<u32> = Vec::new();
+        heap.bth_for_each(self.hid_row_index, &mut |_, d| {
+            rows.extend(match d.len() {
+                2 => Some(u32::from(le16(d, 0))),
+                n if n >= 4 => Some(le32(d, 0)),
                 _ => None,
-            })
-            .collect();
+            });
+        })
+        .ok()?;
         rows.sort_unstable();
         rows.dedup();
         Some(rows)
@@ -447,7 +447,7 @@ impl<'a> NodeRef<'a> {
             };
             match &index {
                 Some(rows) => {
-                    while let Some(&pos) = rows.get(next) {
+                    while let Some(pos) = rows.get(next).map(|&p| p as usize) {
                         if pos >= base + n {
                             break;
                         }
@@ -479,10 +479,11 @@ impl<'n, 'a> TableContext<'n, 'a> {
         };
         // Row index BTH: row id → row index; use it to know which rows are live.
         let row_index = match layout.indexed_rows(heap) {
-            Some(mut rows) => {
-                rows.retain(|&r| r < total_rows);
-                rows
-            }
+            Some(rows) => rows
+                .into_iter()
+                .map(|r| r as usize)
+                .filter(|&r| r < total_rows)
+                .collect(),
             None => (0..total_rows).collect(),
         };
         Ok(TableContext {
