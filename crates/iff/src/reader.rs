@@ -1666,6 +1666,7 @@ impl IffSource {
                 };
                 let mut lines = self.section_lines(pf, s);
                 while let Some(line) = lines.next_line(true) {
+                    self.file_maps.count(line.next.saturating_sub(line.offset));
                     if findings.len() >= MAX_FINDINGS || budget.check().is_err() {
                         break;
                     }
@@ -1691,7 +1692,13 @@ impl IffSource {
                                     }
                                 };
                                 let off = usize::try_from(p.offset).unwrap_or(usize::MAX);
-                                section_at(bytes_of(&data), off, &rel, &self.limits).err()
+                                match section_at(bytes_of(&data), off, &rel, &self.limits) {
+                                    Ok(sec) => {
+                                        self.file_maps.count(sec.next.saturating_sub(off));
+                                        None
+                                    }
+                                    Err(e) => Some(e),
+                                }
                             }),
                     };
                     if let Some(e) = problem {
