@@ -271,27 +271,6 @@ impl FileMap {
             let _ = unsafe { m.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
         }
     }
-
-    /// Like [`FileMap::release_pages`], for the pages holding `range` of the file only (and
-    /// the rest of the first and last page).
-    #[allow(unsafe_code)]
-    pub fn release_range(&self, range: Range<usize>) {
-        #[cfg(unix)]
-        if let Some(m) = &self.map {
-            let end = range.end.min(m.len());
-            if range.start >= end {
-                return;
-            }
-            // SAFETY: as for `release_pages`; the range is inside the map.
-            let _ = unsafe {
-                m.unchecked_advise_range(
-                    memmap2::UncheckedAdvice::DontNeed,
-                    range.start,
-                    end - range.start,
-                )
-            };
-        }
-    }
 }
 
 /// How many bytes of this process's memory maps of files whose paths end in `suffix` are
@@ -350,9 +329,6 @@ mod tests {
         map.release_pages();
         assert_eq!(mapped_resident_bytes("pages.bin"), Some(0));
         assert_eq!(sum((*bytes).as_ref()), want);
-        map.release_range(0..1 << 20);
-        let after = mapped_resident_bytes("pages.bin").unwrap();
-        assert!(after <= 2 << 20 && after > 0, "{after}");
         assert_eq!(mapped_resident_bytes("no-such-map.bin"), None);
     }
 
