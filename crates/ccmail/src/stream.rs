@@ -21,7 +21,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 pub use mailmig_ir::blob::RELEASE_EVERY;
-use mailmig_ir::blob::{FileMap, SharedBytes};
+use mailmig_ir::blob::{FileMap, SharedBytes, release_due};
 use mailmig_ir::codepage;
 use mailmig_ir::dates::{DEFAULT_YEAR_PIVOT, DateOrder};
 use mailmig_ir::{
@@ -453,10 +453,9 @@ impl Iterator for ExportReader {
         self.stats.messages += 1;
         self.pos = end.max(line_at(data, start, len).next);
         if let Some(map) = &self.file_map
-            && self.pos.saturating_sub(self.released_at) >= RELEASE_EVERY
+            && release_due(self.pos, &mut self.released_at)
         {
             map.release_pages();
-            self.released_at = self.pos;
         }
         Some(Ok(msg))
     }

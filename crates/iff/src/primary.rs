@@ -109,9 +109,8 @@ pub fn scan_releasing(
         let Some(line) = reader.next_line(continuation) else {
             break;
         };
-        if line.next.saturating_sub(released_at) >= mailmig_ir::blob::RELEASE_EVERY {
+        if mailmig_ir::blob::release_due(line.next, &mut released_at) {
             release();
-            released_at = line.next;
         }
         if line.odd_ending && line.next < data.len() {
             if odd_endings == 0 {

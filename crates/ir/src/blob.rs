@@ -222,6 +222,17 @@ impl<'de> Deserialize<'de> for Blob {
 /// the current position.
 pub const RELEASE_EVERY: usize = 1 << 20;
 
+/// For a reader moving forward through a [`FileMap`]: true once it has read
+/// [`RELEASE_EVERY`] bytes since `released_at` (a position, or a count of bytes read), and then
+/// `released_at` moves to `pos`. The caller releases the pages when it is true.
+pub fn release_due(pos: usize, released_at: &mut usize) -> bool {
+    let due = pos.saturating_sub(*released_at) >= RELEASE_EVERY;
+    if due {
+        *released_at = pos;
+    }
+    due
+}
+
 /// A read-only memory map of an input file whose resident pages a reader can release as it
 /// goes ([`FileMap::release_pages`]), so that streaming through a file of many gigabytes does
 /// not leave every page it read mapped. Its bytes ([`FileMap::bytes`]) back [`Blob::window`]s.
@@ -330,6 +341,20 @@ mod tests {
         assert_eq!(mapped_resident_bytes("pages.bin"), Some(0));
         assert_eq!(sum((*bytes).as_ref()), want);
         assert_eq!(mapped_resident_bytes("no-such-map.bin"), None);
+    }
+
+    #[test]
+    fn a_release_is_due_every_release_every_bytes() {
+        let mut at = 0;
+        assert!(!release_due(RELEASE_EVERY - 1, &mut at));
+        assert_eq!(at, 0);
+        assert!(release_due(RELEASE_EVERY, &mut at));
+        assert_eq!(at, RELEASE_EVERY);
+        assert!(!release_due(2 * RELEASE_EVERY - 1, &mut at));
+        assert!(release_due(3 * RELEASE_EVERY, &mut at));
+        assert_eq!(at, 3 * RELEASE_EVERY);
+        // A position behind the last release is not due.
+        assert!(!release_due(0, &mut at));
     }
 
     #[test]

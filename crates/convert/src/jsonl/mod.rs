@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
 
-use mailmig_ir::blob::{FileMap, RELEASE_EVERY, SharedBytes};
+use mailmig_ir::blob::{FileMap, SharedBytes, release_due};
 use mailmig_ir::{
     Budget, Detection, Driver, Finding, Folder, Inspection, Limits, MailboxInfo, MailboxSection,
     Message, OpenOptions, PostOffice, Severity, SkippedItem, Source, SourceError, Warning,
@@ -104,15 +104,14 @@ fn map_file(path: &Path) -> Result<FileMap, JsonlError> {
     })
 }
 
-/// Releases `map`'s pages once [`RELEASE_EVERY`] bytes have been read since `released_at`
-/// (a position in the file, moved to `pos` on release), so that reading a file of many
-/// gigabytes line by line does not keep every page it read mapped.
+/// Releases `map`'s pages once [`RELEASE_EVERY`](mailmig_ir::blob::RELEASE_EVERY) bytes have
+/// been read since `released_at` ([`release_due`]), so that reading a file of many gigabytes
+/// line by line does not keep every page it read mapped.
 fn release_as_read(map: Option<&FileMap>, pos: usize, released_at: &mut usize) {
     if let Some(m) = map
-        && pos.saturating_sub(*released_at) >= RELEASE_EVERY
+        && release_due(pos, released_at)
     {
         m.release_pages();
-        *released_at = pos;
     }
 }
 

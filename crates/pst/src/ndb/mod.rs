@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use mailmig_ir::blob::SharedBytes;
+use mailmig_ir::blob::{SharedBytes, release_due};
 use mailmig_ir::{Blob, Limits, Warning};
 
 thread_local! {
@@ -67,10 +67,10 @@ impl mailmig_ir::blob::PieceSource for StreamedTree {
     fn pieces(&self, piece: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
         let data = (*self.bytes).as_ref();
         let mut buf = Vec::new();
-        // The whole map is released every `RELEASE_BUDGET` bytes read. Releasing only the
+        // The whole map is released every `RELEASE_EVERY` bytes read. Releasing only the
         // blocks read would not do: the next fault maps the pages around it again, up to the
         // kernel's fault-around window (or a whole large folio), behind as well as ahead.
-        let mut read_bytes = 0u64;
+        let (mut read, mut released_at) = (0usize, 0usize);
         let release = || {
             if let Some(m) = &self.file_map {
                 m.release_pages();
@@ -85,8 +85,9 @@ impl mailmig_ir::blob::PieceSource for StreamedTree {
                 ))
             };
             let start = usize::try_from(b.ib).map_err(|_| changed())?;
-            let r = start..start + usize::from(b.cb);
-            let stored = data.get(r.clone()).ok_or_else(changed)?;
+            let stored = data
+                .get(start..start.saturating_add(usize::from(b.cb)))
+                .ok_or_else(changed)?;
             let decoded: &[u8] = match b.inflated {
                 Some(size) => {
                     inflate_block(stored, usize::from(size), &mut buf).map_err(|_| changed())?;
@@ -101,10 +102,9 @@ impl mailmig_ir::blob::PieceSource for StreamedTree {
                 None => stored,
             };
             piece(decoded)?;
-            read_bytes += u64::from(b.cb);
-            if read_bytes >= RELEASE_BUDGET {
+            read += usize::from(b.cb);
+            if release_due(read, &mut released_at) {
                 release();
-                read_bytes = 0;
             }
         }
         release();
@@ -912,13 +912,13 @@ impl Ndb {
     /// Everything that can fail is checked now, so that reading the blob later cannot: the
     /// tree's structure and limits, every block's bounds, trailer and CRC (warnings as for any
     /// read), and for compressed blocks the inflation itself, into a buffer that is dropped.
-    /// Reading the blob decodes the blocks again. Both passes release the file map's pages as
-    /// they go, so neither keeps more than [`RELEASE_BUDGET`] of the file resident.
+    /// Reading the blob decodes the blocks again. Both passes release the file map's pages
+    /// every [`RELEASE_EVERY`](mailmig_ir::blob::RELEASE_EVERY) bytes they read.
     pub fn streamed_blob(&self, bid: u64) -> Result<Blob, NdbError> {
         let mut blocks = Vec::new();
         let mut total: u64 = 0;
         let mut scratch = Vec::new();
-        let mut read = 0u64;
+        let (mut read, mut released_at) = (0usize, 0usize);
         self.collect_data_tree(bid, 0, &mut total, &mut |e| {
             let stored = self.checked_block(e)?;
             let deflated = self.is_deflated(e);
@@ -939,10 +939,9 @@ impl Ndb {
             // Released by the bytes read, not by `touched_bytes`: reading a large tree in file
             // order, the kernel may map a whole large folio at each fault, far more than the
             // 64 KiB windows counted.
-            read += u64::from(e.cb);
-            if read >= RELEASE_BUDGET {
+            read += usize::from(e.cb);
+            if release_due(read, &mut released_at) {
                 self.release_pages();
-                read = 0;
             }
             Ok(n)
         })?;
