@@ -201,8 +201,77 @@ impl fmt::Debug for Blob {
 }
 
 impl Serialize for Blob {
+    /// Standard base64, handed to the serializer as it is encoded ([`Serializer::collect_str`]):
+    /// a serializer that writes as it goes (`serde_json::to_writer`) never holds the text, nor
+    /// a streamed blob's bytes, whole.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(self.as_bytes()))
+        s.collect_str(&Base64Text(self))
+    }
+}
+
+/// The standard base64 text of a [`Blob`] as [`fmt::Display`], encoded from
+/// [`Blob::pieces`] a few kilobytes at a time.
+///
+/// Should a streamed blob's source fail (its input changed under the run), the text is that of
+/// the bytes it produced, as [`Blob::as_bytes`] keeps them. `fmt::Error` is returned only when
+/// the formatter itself fails.
+struct Base64Text<'a>(&'a Blob);
+
+/// Input bytes encoded per call of the formatter: a multiple of 3, so that only the last call
+/// of a piece carries bytes over to the next.
+const BASE64_CHUNK: usize = 3 * 1024;
+
+impl fmt::Display for Base64Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let engine = &base64::engine::general_purpose::STANDARD;
+        let mut carry = [0u8; 3];
+        let mut carried = 0usize;
+        let mut out = [0u8; BASE64_CHUNK / 3 * 4];
+        let mut write = |f: &mut fmt::Formatter<'_>, input: &[u8]| -> fmt::Result {
+            let n = engine
+                .encode_slice(input, &mut out)
+                .map_err(|_| fmt::Error)?;
+            // Base64 output is ASCII.
+            let text = std::str::from_utf8(out.get(..n).unwrap_or(&[])).map_err(|_| fmt::Error)?;
+            f.write_str(text)
+        };
+        let mut formatter_failed = false;
+        let _source_result = self.0.pieces(&mut |mut piece| {
+            let mut step = || -> fmt::Result {
+                if carried > 0 {
+                    let take = (3 - carried).min(piece.len());
+                    let (head, rest) = piece.split_at(take);
+                    if let Some(slot) = carry.get_mut(carried..carried + take) {
+                        slot.copy_from_slice(head);
+                    }
+                    carried += take;
+                    piece = rest;
+                    if carried < 3 {
+                        return Ok(());
+                    }
+                    write(f, &carry)?;
+                    carried = 0;
+                }
+                let whole = piece.len() - piece.len() % 3;
+                let (full, tail) = piece.split_at(whole);
+                for chunk in full.chunks(BASE64_CHUNK) {
+                    write(f, chunk)?;
+                }
+                if let Some(slot) = carry.get_mut(..tail.len()) {
+                    slot.copy_from_slice(tail);
+                }
+                carried = tail.len();
+                Ok(())
+            };
+            step().map_err(|_| {
+                formatter_failed = true;
+                std::io::Error::other("formatter failed")
+            })
+        });
+        if formatter_failed {
+            return Err(fmt::Error);
+        }
+        write(f, carry.get(..carried).unwrap_or(&[]))
     }
 }
 
@@ -481,6 +550,65 @@ mod tests {
         });
         assert!(r.is_err());
         assert_eq!(calls, 1);
+    }
+
+    /// Serialising a streamed blob encodes its pieces as they come (whatever their sizes and
+    /// however they split the 3-byte groups), gives the text of the whole bytes, and never
+    /// collects the blob.
+    #[test]
+    fn streamed_blobs_serialise_in_pieces_to_the_whole_text() {
+        let engine = &base64::engine::general_purpose::STANDARD;
+        for len in [0usize, 1, 2, 3, 4, 5, 3071, 3072, 3073, 10_000] {
+            for step in [1usize, 2, 3, 4, 7, 1000, 3072, 4096, 20_000] {
+                let b = Blob::streamed(counter(len, step, None));
+                let whole: Vec<u8> = (0..len).map(|i| i as u8).collect();
+                let mut out = Vec::new();
+                serde_json::to_writer(&mut out, &b).unwrap();
+                assert_eq!(
+                    out,
+                    format!("\"{}\"", engine.encode(&whole)).into_bytes(),
+                    "len {len}, step {step}"
+                );
+                assert!(b.is_streamed(), "len {len}, step {step}: collected whole");
+            }
+        }
+    }
+
+    #[test]
+    fn a_failing_source_serialises_the_bytes_it_gave() {
+        let engine = &base64::engine::general_purpose::STANDARD;
+        // Ten pieces of 10 bytes; the source fails before the fourth, after 30 bytes.
+        let b = Blob::streamed(counter(100, 10, Some(3)));
+        let json = serde_json::to_string(&b).unwrap();
+        let given: Vec<u8> = (0..30u8).collect();
+        assert_eq!(json, format!("\"{}\"", engine.encode(&given)));
+        assert_eq!(json.trim_matches('"'), engine.encode(b.as_bytes()));
+    }
+
+    /// A writer that fails once it has taken `room` bytes.
+    struct Full {
+        room: usize,
+    }
+
+    impl std::io::Write for Full {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if buf.len() > self.room {
+                return Err(std::io::Error::other("disk full"));
+            }
+            self.room -= buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failing_writer_stops_serialisation_with_its_error() {
+        let b = Blob::streamed(counter(100_000, 4096, None));
+        let err = serde_json::to_writer(&mut Full { room: 5000 }, &b).unwrap_err();
+        assert!(err.to_string().contains("disk full"), "{err}");
+        assert!(b.is_streamed());
     }
 
     #[test]

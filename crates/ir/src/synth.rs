@@ -497,3 +497,67 @@ mod tests {
         assert_eq!(n, 0);
     }
 }
+
+/// A [`PieceSource`](crate::blob::PieceSource) for tests of writers: `pieces` pieces of
+/// `piece_len` bytes (piece `n` holds the byte `n % 251`), produced only when read. When it
+/// hands out its last piece it records the size of the file at `watch`, so that a test can
+/// check that a writer had already written the earlier pieces out instead of holding them.
+#[derive(Debug)]
+pub struct PatternPieces {
+    /// Bytes per piece.
+    pub piece_len: usize,
+    /// Number of pieces.
+    pub pieces: usize,
+    /// A file whose size is recorded when the last piece is produced.
+    pub watch: Option<std::path::PathBuf>,
+    /// The size of `watch` when the last piece was last produced (0 if it did not exist).
+    pub watched_before_last: std::sync::atomic::AtomicU64,
+}
+
+impl PatternPieces {
+    /// `pieces` pieces of `piece_len` bytes, watching `watch`.
+    pub fn new(piece_len: usize, pieces: usize, watch: Option<std::path::PathBuf>) -> Self {
+        Self {
+            piece_len,
+            pieces,
+            watch,
+            watched_before_last: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// All the bytes, collected (for comparisons).
+    pub fn bytes(&self) -> Vec<u8> {
+        (0..self.pieces)
+            .flat_map(|n| std::iter::repeat_n((n % 251) as u8, self.piece_len))
+            .collect()
+    }
+
+    /// [`PatternPieces::watched_before_last`] as a number.
+    pub fn watched(&self) -> u64 {
+        self.watched_before_last
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl crate::blob::PieceSource for PatternPieces {
+    fn len(&self) -> usize {
+        self.piece_len.saturating_mul(self.pieces)
+    }
+
+    fn pieces(&self, piece: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
+        let mut buf = Vec::new();
+        for n in 0..self.pieces {
+            if n + 1 == self.pieces
+                && let Some(w) = &self.watch
+            {
+                let size = std::fs::metadata(w).map_or(0, |m| m.len());
+                self.watched_before_last
+                    .store(size, std::sync::atomic::Ordering::Relaxed);
+            }
+            buf.clear();
+            buf.resize(self.piece_len, (n % 251) as u8);
+            piece(&buf)?;
+        }
+        Ok(())
+    }
+}

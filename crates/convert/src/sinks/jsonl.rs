@@ -35,9 +35,32 @@ impl JsonlSink {
 
 struct JsonlWriter {
     path: PathBuf,
-    out: BufWriter<File>,
-    line: Vec<u8>,
+    out: Counted<BufWriter<File>>,
     stats: WrittenStats,
+}
+
+/// A writer that counts the bytes written through it.
+struct Counted<W> {
+    inner: W,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.inner.write_all(buf)?;
+        self.bytes += buf.len() as u64;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn json_err(path: &Path, e: serde_json::Error) -> SinkError {
@@ -57,21 +80,18 @@ impl Sink for JsonlSink {
         let path = dir.join(MAILBOX_FILE);
         let file = File::create(&path).map_err(|e| SinkError::io(&path, e))?;
         let mut w = JsonlWriter {
-            out: BufWriter::with_capacity(1 << 16, file),
+            out: Counted {
+                inner: BufWriter::with_capacity(1 << 16, file),
+                bytes: 0,
+            },
             path,
-            line: Vec::with_capacity(4096),
             stats: WrittenStats::default(),
         };
-        serde_json::to_writer(
-            &mut w.line,
-            &MailboxLine {
-                record: "mailbox",
-                mailbox: ctx.mailbox,
-                folders: ctx.folders,
-            },
-        )
-        .map_err(|e| json_err(&w.path, e))?;
-        w.emit()?;
+        w.write_line(&MailboxLine {
+            record: "mailbox",
+            mailbox: ctx.mailbox,
+            folders: ctx.folders,
+        })?;
         Ok(Box::new(w))
     }
 
@@ -94,29 +114,27 @@ impl Sink for JsonlSink {
 }
 
 impl JsonlWriter {
-    fn emit(&mut self) -> Result<(), SinkError> {
-        self.line.push(b'\n');
+    /// Writes `record` and its line end straight into the buffered file: nothing of the line
+    /// is held apart, so a message with large (streamed) attachments is written in pieces as
+    /// their base64 is encoded. A failure leaves a partial line, in a mailbox file that is
+    /// then discarded with its failed mailbox.
+    fn write_line(&mut self, record: &impl serde::Serialize) -> Result<(), SinkError> {
+        let before = self.out.bytes;
+        serde_json::to_writer(&mut self.out, record).map_err(|e| json_err(&self.path, e))?;
         self.out
-            .write_all(&self.line)
+            .write_all(b"\n")
             .map_err(|e| SinkError::io(&self.path, e))?;
-        self.stats.bytes += self.line.len() as u64;
-        self.line.clear();
+        self.stats.bytes += self.out.bytes - before;
         Ok(())
     }
 }
 
 impl MailboxWriter for JsonlWriter {
     fn write_message(&mut self, message: &Message) -> Result<(), SinkError> {
-        self.line.clear();
-        serde_json::to_writer(
-            &mut self.line,
-            &MessageLine {
-                record: "message",
-                message,
-            },
-        )
-        .map_err(|e| json_err(&self.path, e))?;
-        self.emit()?;
+        self.write_line(&MessageLine {
+            record: "message",
+            message,
+        })?;
         self.stats.messages += 1;
         self.stats.attachments += message.tally().attachments;
         Ok(())
@@ -126,7 +144,8 @@ impl MailboxWriter for JsonlWriter {
         let JsonlWriter {
             path, out, stats, ..
         } = *self;
-        out.into_inner()
+        out.inner
+            .into_inner()
             .map_err(|e| SinkError::io(&path, e.into_error()))?;
         Ok(stats)
     }
