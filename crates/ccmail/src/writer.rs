@@ -22,8 +22,8 @@ use mailmig_ir::codepage;
 use mailmig_ir::dates::format_ccmail_date;
 use mailmig_ir::text::safe_component;
 use mailmig_ir::{
-    Address, AttachmentContent, CommittedMailbox, Folder, MailboxContext, MailboxWriter, Message,
-    PostOffice, PropValue, Sink, SinkError, WrittenStats,
+    Address, AttachmentContent, Blob, CommittedMailbox, Folder, MailboxContext, MailboxWriter,
+    Message, PostOffice, PropValue, Sink, SinkError, WrittenStats,
 };
 
 use crate::stream::{CONTINUED_TITLE, TEXT_TITLES_PROPERTY};
@@ -78,7 +78,81 @@ pub struct Rendered {
 
 struct Item {
     header: Vec<u8>,
-    payload: Vec<u8>,
+    payload: Payload,
+}
+
+/// An item's payload: bytes rendered here, or attachment (or RTF) bytes written from their
+/// [`Blob`] as they are read, so that a large or streamed attachment is never copied whole.
+enum Payload {
+    Bytes(Vec<u8>),
+    Blob(Blob),
+}
+
+impl Payload {
+    fn len(&self) -> usize {
+        match self {
+            Payload::Bytes(b) => b.len(),
+            Payload::Blob(b) => b.len(),
+        }
+    }
+}
+
+impl From<Vec<u8>> for Payload {
+    fn from(bytes: Vec<u8>) -> Self {
+        Payload::Bytes(bytes)
+    }
+}
+
+/// A message laid out for writing: its header block and its items, with the sizes known
+/// before any payload is read.
+struct Layout {
+    header: Vec<u8>,
+    items: Vec<Item>,
+    warnings: Vec<String>,
+}
+
+/// Bytes of the decimal form of `n`.
+fn decimal_len(n: usize) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
+}
+
+impl Layout {
+    /// The `Contents:` size: every item's header line, size line, payload and terminator.
+    fn contents_len(&self) -> usize {
+        self.items
+            .iter()
+            .map(|it| {
+                it.header.len() + 2 + decimal_len(it.payload.len()) + 2 + it.payload.len() + 2
+            })
+            .sum()
+    }
+
+    /// The `Message:` size: the header block, `Contents:`, its size line and the contents.
+    fn body_len(&self) -> usize {
+        let contents = self.contents_len();
+        self.header.len() + b"Contents:\r\n".len() + decimal_len(contents) + 2 + contents
+    }
+
+    /// Writes the message from `Message:` to the last item's terminator; returns the number of
+    /// bytes written. A blob payload is written piece by piece; should its source fail (the
+    /// input changed under the run), the error is returned and the message is incomplete.
+    fn write_to(&self, out: &mut dyn Write) -> std::io::Result<u64> {
+        let body = self.body_len();
+        let contents = self.contents_len();
+        write!(out, "Message:\r\n{body}\r\n")?;
+        out.write_all(&self.header)?;
+        write!(out, "Contents:\r\n{contents}\r\n")?;
+        for it in &self.items {
+            out.write_all(&it.header)?;
+            write!(out, "\r\n{}\r\n", it.payload.len())?;
+            match &it.payload {
+                Payload::Bytes(b) => out.write_all(b)?,
+                Payload::Blob(b) => b.pieces(&mut |p| out.write_all(p))?,
+            }
+            out.write_all(b"\r\n")?;
+        }
+        Ok((b"Message:\r\n".len() + decimal_len(body) + 2 + body) as u64)
+    }
 }
 
 impl CcmailSink {
@@ -129,9 +203,23 @@ impl CcmailSink {
         }
     }
 
-    /// Renders one message as EXPORT text (notes §11).
+    /// Renders one message as EXPORT text (notes §11). Attachment bytes are copied into
+    /// [`Rendered::bytes`]; the sink writes them to its file as they are read instead.
     pub fn render_message(&self, msg: &Message, folders: &[Folder]) -> Rendered {
-        let mut out = Rendered::default();
+        let layout = self.layout(msg, folders);
+        let mut bytes = Vec::with_capacity(layout.body_len() + 24);
+        // Writing into memory fails only when a streamed attachment's source fails; the bytes
+        // it gave are kept, as `Blob::as_bytes` keeps them.
+        let _ = layout.write_to(&mut bytes);
+        Rendered {
+            bytes,
+            warnings: layout.warnings,
+        }
+    }
+
+    /// The header block and items of one message (notes §11), with what had to be changed.
+    fn layout(&self, msg: &Message, folders: &[Folder]) -> Layout {
+        let mut warnings: Vec<String> = Vec::new();
         let mut lossy = false;
         let mut fixed: Vec<u8> = Vec::new();
         if let Some(from) = &msg.from {
@@ -144,12 +232,12 @@ impl CcmailSink {
         if let Some(sent) = &msg.sent {
             let y = sent.datetime.year();
             if !(1970..2070).contains(&y) {
-                out.warnings.push(format!(
+                warnings.push(format!(
                     "year {y} cannot be written with two digits; written with four"
                 ));
             }
             if sent.offset.is_some() {
-                out.warnings
+                warnings
                     .push("the time zone of the date was dropped (cc:Mail dates are local)".into());
             }
             line(&mut fixed, b"Date: ", format_ccmail_date(sent).as_bytes());
@@ -221,41 +309,39 @@ impl CcmailSink {
         } else if let Some(rtf) = &msg.body.rtf {
             items.push(Item {
                 header: b"Text item:".to_vec(),
-                payload: rtf.as_bytes().to_vec(),
+                payload: Payload::Blob(rtf.clone()),
             });
         }
         if msg.body.text.is_none() && msg.body.rtf.is_none() && msg.body.html.is_some() {
-            out.warnings
-                .push("HTML body written as file item BODY.HTM".into());
+            warnings.push("HTML body written as file item BODY.HTM".into());
         }
         if let Some(html) = msg.body.html.as_deref().filter(|_| msg.body.text.is_none()) {
             items.push(Item {
                 header: b"File item: BODY.HTM".to_vec(),
-                payload: html.as_bytes().to_vec(),
+                payload: html.as_bytes().to_vec().into(),
             });
         }
         for a in &msg.attachments {
             let (name, payload) = match &a.content {
                 AttachmentContent::Data(b) => (
                     a.name.clone().unwrap_or_else(|| "ATTACH.DAT".into()),
-                    b.as_bytes().to_vec(),
+                    Payload::Blob(b.clone()),
                 ),
                 AttachmentContent::Message(m) => {
-                    out.warnings.push(
+                    warnings.push(
                         "embedded message written as a plain-text file item (notes §11)".into(),
                     );
                     let subject = m.subject.as_deref().unwrap_or("message");
                     (
                         format!("{}.TXT", safe_component(subject, 60, "MESSAGE")),
-                        self.render_plain(m, &mut lossy),
+                        self.render_plain(m, &mut lossy).into(),
                     )
                 }
                 AttachmentContent::None => {
-                    out.warnings
-                        .push("attachment without data written as an empty file item".into());
+                    warnings.push("attachment without data written as an empty file item".into());
                     (
                         a.name.clone().unwrap_or_else(|| "ATTACH.DAT".into()),
-                        Vec::new(),
+                        Vec::new().into(),
                     )
                 }
             };
@@ -270,7 +356,7 @@ impl CcmailSink {
             items.push(Item { header, payload });
         }
         if !overflow.is_empty() {
-            out.warnings.push(format!(
+            warnings.push(format!(
                 "header block over {} bytes: recipients moved to a text item \"Additional recipients\"",
                 self.header_limit
             ));
@@ -280,37 +366,20 @@ impl CcmailSink {
             }
             items.push(Item {
                 header: b"Text item: Additional recipients".to_vec(),
-                payload,
+                payload: payload.into(),
             });
         }
         if lossy {
-            out.warnings.push(format!(
+            warnings.push(format!(
                 "characters not representable in code page {} were written as '?'",
                 self.code_page
             ));
         }
-
-        let mut contents: Vec<u8> = Vec::new();
-        for it in &items {
-            contents.extend_from_slice(&it.header);
-            contents.extend_from_slice(b"\r\n");
-            contents.extend_from_slice(it.payload.len().to_string().as_bytes());
-            contents.extend_from_slice(b"\r\n");
-            contents.extend_from_slice(&it.payload);
-            contents.extend_from_slice(b"\r\n");
+        Layout {
+            header,
+            items,
+            warnings,
         }
-        let mut body = header;
-        body.extend_from_slice(b"Contents:\r\n");
-        body.extend_from_slice(contents.len().to_string().as_bytes());
-        body.extend_from_slice(b"\r\n");
-        body.extend_from_slice(&contents);
-        let mut bytes = Vec::with_capacity(body.len() + 24);
-        bytes.extend_from_slice(b"Message:\r\n");
-        bytes.extend_from_slice(body.len().to_string().as_bytes());
-        bytes.extend_from_slice(b"\r\n");
-        bytes.extend_from_slice(&body);
-        out.bytes = bytes;
-        out
     }
 
     fn text_items(&self, text: &str, title: Option<&str>, items: &mut Vec<Item>, lossy: &mut bool) {
@@ -330,14 +399,14 @@ impl CcmailSink {
         if whole.len() <= MAX_TEXT_ITEM {
             items.push(Item {
                 header: first_header(title),
-                payload: whole.into_owned(),
+                payload: whole.into_owned().into(),
             });
             return;
         }
         if self.text_split == TextSplit::BodyFile {
             items.push(Item {
                 header: b"File item: BODY.TXT".to_vec(),
-                payload: whole.into_owned(),
+                payload: whole.into_owned().into(),
             });
             return;
         }
@@ -371,7 +440,10 @@ impl CcmailSink {
             } else {
                 format!("Text item: {CONTINUED_TITLE}").into_bytes()
             };
-            items.push(Item { header, payload: c });
+            items.push(Item {
+                header,
+                payload: c.into(),
+            });
         }
     }
 
@@ -456,16 +528,16 @@ struct StreamWriter<'a> {
 
 impl MailboxWriter for StreamWriter<'_> {
     fn write_message(&mut self, message: &Message) -> Result<(), SinkError> {
-        let r = self.sink.render_message(message, &self.folders);
-        for w in &r.warnings {
+        let layout = self.sink.layout(message, &self.folders);
+        for w in &layout.warnings {
             tracing::warn!(file = %self.path.display(), "ccmail writer: {w}");
         }
-        self.out
-            .write_all(&r.bytes)
+        let written = layout
+            .write_to(&mut self.out)
             .map_err(|e| SinkError::io(&self.path, e))?;
         self.stats.messages += 1;
         self.stats.attachments += message.tally().attachments;
-        self.stats.bytes += r.bytes.len() as u64;
+        self.stats.bytes += written;
         Ok(())
     }
 

@@ -529,3 +529,73 @@ fn detection_of_streams_and_directories() {
     assert!(ins.summary.contains("1 message"), "{}", ins.summary);
     assert!(ins.findings.iter().any(|f| f.code == "ccmail.no-directory"));
 }
+
+/// A large streamed attachment is written into the stream as it is read, not copied whole
+/// first: when its source hands out the last piece the earlier ones are already in the file,
+/// the blob is never collected, the `/ITEMSIZE` count is the blob's length, and the reader
+/// reads the same bytes back. The stream file is also what `render_message` gives.
+#[test]
+fn streamed_attachments_are_written_as_they_are_read() {
+    use mailmig_ir::Blob;
+    use mailmig_ir::synth::PatternPieces;
+    use std::sync::Arc;
+
+    const PIECE: usize = 64 * 1024;
+    const PIECES: usize = 40;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("k");
+    std::fs::create_dir(&dir).unwrap();
+    let file = dir.join(mailmig_ccmail::writer::STREAM_FILE);
+    let source = Arc::new(PatternPieces::new(PIECE, PIECES, Some(file.clone())));
+    let blob = Blob::streamed(source.clone());
+    let message = Message {
+        subject: Some("large".into()),
+        attachments: vec![Attachment {
+            name: Some("LARGE.BIN".into()),
+            content: AttachmentContent::Data(blob.clone()),
+            ..Attachment::default()
+        }],
+        ..Message::default()
+    };
+    let po = PostOffice::default();
+    let mb = MailboxInfo {
+        key: "k".into(),
+        ..MailboxInfo::default()
+    };
+    let ctx = MailboxContext {
+        post_office: &po,
+        mailbox: &mb,
+        folders: &[],
+        dir_name: "k",
+        no_mail: false,
+    };
+    let sink = CcmailSink::new(850);
+    let mut w = sink.open_mailbox(ctx, &dir).unwrap();
+    w.write_message(&message).unwrap();
+    let stats = w.finish().unwrap();
+    assert!(blob.is_streamed(), "the attachment was collected whole");
+    let before_last = (PIECES as u64 - 1) * PIECE as u64;
+    assert!(
+        source.watched() + 70_000 >= before_last,
+        "{} bytes in the file before the last piece",
+        source.watched()
+    );
+    let written = std::fs::read(&file).unwrap();
+    assert_eq!(stats.bytes, written.len() as u64);
+    let size_line = format!("File item: LARGE.BIN\r\n{}\r\n", PIECE * PIECES);
+    assert!(
+        written
+            .windows(size_line.len())
+            .any(|w| w == size_line.as_bytes())
+    );
+    assert!(written == sink.render_message(&message, &[]).bytes);
+    let back: Vec<Message> = ExportReader::from_vec(written, ReaderConfig::default())
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(back.len(), 1);
+    let AttachmentContent::Data(data) = &back[0].attachments[0].content else {
+        panic!("no attachment data");
+    };
+    assert!(data.as_bytes() == source.bytes().as_slice());
+    assert!(back[0].warnings.is_empty(), "{:?}", back[0].warnings);
+}
