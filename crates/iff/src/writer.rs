@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use mailmig_ir::{
-    Address, Attachment, AttachmentContent, AttachmentKind, CommittedMailbox, DirectoryEntry,
+    Address, Attachment, AttachmentContent, AttachmentKind, Blob, CommittedMailbox, DirectoryEntry,
     EntryKind, FolderKind, MailboxContext, MailboxInfo, MailboxWriter, Message, PostOffice,
     Priority, PropValue, Sink, SinkError, WrittenStats,
 };
@@ -261,20 +261,24 @@ impl IffMailboxWriter {
             .ok_or_else(|| SinkError::Other("secondary file not open".into()))
     }
 
-    /// Writes one section; returns its offset.
+    /// Writes one section; returns its offset. A [`Blob`]'s bytes are written as they are
+    /// read ([`Blob::pieces`]), so a large or streamed attachment is never copied whole.
     fn section(
         &mut self,
         kind: &str,
-        data: &[u8],
+        data: SectionData<'_>,
         is_last: bool,
         name: &str,
         position: Option<u64>,
         format: &str,
     ) -> Result<u64, SinkError> {
         let path = self.dir.join(self.sec_name());
+        let data_len = match data {
+            SectionData::Bytes(b) => b.len(),
+            SectionData::Blob(b) => b.len(),
+        };
         let line = format!(
-            "{kind},{},,{},{},{},{format}\r\n",
-            data.len(),
+            "{kind},{data_len},,{},{},{},{format}\r\n",
             if is_last { "TRUE" } else { "FALSE" },
             sec_field(name),
             position.map(|p| p.to_string()).unwrap_or_default(),
@@ -283,9 +287,13 @@ impl IffMailboxWriter {
         let sec = self.sec()?;
         let offset = sec.len;
         sec.out.write_all(&line).map_err(io(&path))?;
-        sec.out.write_all(data).map_err(io(&path))?;
+        match data {
+            SectionData::Bytes(b) => sec.out.write_all(b),
+            SectionData::Blob(b) => b.pieces(&mut |p| sec.out.write_all(p)),
+        }
+        .map_err(io(&path))?;
         sec.out.write_all(b"\r\n").map_err(io(&path))?;
-        sec.len += (line.len() + data.len() + 2) as u64;
+        sec.len += (line.len() + data_len + 2) as u64;
         Ok(offset)
     }
 
@@ -294,7 +302,7 @@ impl IffMailboxWriter {
     fn field(&mut self, text: &str) -> Result<String, SinkError> {
         if text.contains(['\r', '\n']) {
             let data = mailmig_ir::codepage::encode_lossy(text, self.code_page);
-            let off = self.section("Other", &data, true, "", None, "")?;
+            let off = self.section("Other", SectionData::Bytes(&data), true, "", None, "")?;
             return Ok(format!("#{}({off})", self.sec_name()));
         }
         Ok(quote_field(text).into_owned())
@@ -343,17 +351,24 @@ impl IffMailboxWriter {
         );
         let body_len = body.len() as u64;
         let atts: Vec<&Attachment> = m.attachments.iter().collect();
-        let first = self.section("Body", &body, atts.is_empty(), "", None, "")?;
+        let first = self.section(
+            "Body",
+            SectionData::Bytes(&body),
+            atts.is_empty(),
+            "",
+            None,
+            "",
+        )?;
         let n = atts.len();
         for (i, a) in atts.into_iter().enumerate() {
             let rendered;
-            let data: &[u8] = match &a.content {
-                AttachmentContent::Data(b) => b.as_bytes(),
+            let data = match &a.content {
+                AttachmentContent::Data(b) => SectionData::Blob(b),
                 AttachmentContent::Message(inner) => {
                     rendered = render_embedded(inner, self.code_page);
-                    &rendered
+                    SectionData::Bytes(&rendered)
                 }
-                AttachmentContent::None => &[],
+                AttachmentContent::None => SectionData::Bytes(&[]),
             };
             let name = match (&a.name, &a.content) {
                 (Some(n), AttachmentContent::Message(_)) if !n.is_empty() => {
@@ -392,6 +407,13 @@ impl IffMailboxWriter {
         }
         Ok(first)
     }
+}
+
+/// The data of a secondary-file section: bytes rendered here, or an attachment's [`Blob`].
+#[derive(Clone, Copy)]
+enum SectionData<'a> {
+    Bytes(&'a [u8]),
+    Blob(&'a Blob),
 }
 
 /// A plain-text rendering of an embedded message: IFF has no embedded messages, so the writer

@@ -370,3 +370,72 @@ fn reading_a_large_set_releases_the_file_maps() {
         "the messages read through the released maps differ"
     );
 }
+
+/// A large streamed attachment goes into the secondary file as it is read: when its source
+/// hands out the last piece the earlier ones are already in the file, the blob is never
+/// collected, and the set reads back to the same bytes.
+#[test]
+fn streamed_attachments_are_written_as_they_are_read() {
+    use mailmig_ir::synth::PatternPieces;
+    use mailmig_ir::{Attachment, AttachmentContent, Blob};
+    use std::sync::Arc;
+
+    const PIECE: usize = 64 * 1024;
+    const PIECES: usize = 40;
+    let out = tempfile::tempdir().unwrap();
+    let sec = out.path().join("u1").join("00000001.SEC");
+    let source = Arc::new(PatternPieces::new(PIECE, PIECES, Some(sec)));
+    let blob = Blob::streamed(source.clone());
+    let message = Message {
+        subject: Some("large".into()),
+        body: Bodies {
+            text: Some("see attached".into()),
+            ..Bodies::default()
+        },
+        attachments: vec![Attachment {
+            name: Some("large.bin".into()),
+            content: AttachmentContent::Data(blob.clone()),
+            ..Attachment::default()
+        }],
+        ..Message::default()
+    };
+    let src = VecSource {
+        po: PostOffice {
+            name: "po".into(),
+            directory: Directory {
+                entries: vec![user("u1")],
+            },
+            ..PostOffice::default()
+        },
+        mailboxes: vec![MailboxInfo {
+            key: "u1".into(),
+            display_name: "User u1".into(),
+            directory_id: Some("u1".into()),
+            ..MailboxInfo::default()
+        }],
+        contents: vec![(Vec::new(), vec![message])],
+    };
+    write_set(&src, &IffSink::new(850), out.path(), false);
+    assert!(blob.is_streamed(), "the attachment was collected whole");
+    let before_last = (PIECES as u64 - 1) * PIECE as u64;
+    assert!(
+        source.watched() + 70_000 >= before_last,
+        "{} bytes in the file before the last piece",
+        source.watched()
+    );
+    let back = IffDriver
+        .open(&[out.path().to_path_buf()], &OpenOptions::default())
+        .unwrap();
+    let got = read_all(back.as_ref());
+    let messages: Vec<Message> = got[0]
+        .messages
+        .iter()
+        .cloned()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(messages.len(), 1);
+    let mailmig_ir::AttachmentContent::Data(data) = &messages[0].attachments[0].content else {
+        panic!("no attachment data");
+    };
+    assert!(data.as_bytes() == source.bytes().as_slice());
+}
