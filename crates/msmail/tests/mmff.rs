@@ -594,3 +594,87 @@ fn cr_file_with_data_starting_with_lf() {
         Some(vec![b'\n'])
     );
 }
+
+/// A large streamed attachment goes into the message file as it is read: when its source
+/// hands out the last piece the earlier ones are already in the file, the blob is never
+/// collected, the file is what `write_message` gives, and it reads back to the same bytes.
+#[test]
+fn sink_writes_streamed_attachments_as_they_are_read() {
+    use mailmig_ir::synth::PatternPieces;
+    use mailmig_ir::{MailboxContext, MailboxInfo, PostOffice, Sink};
+    use mailmig_msmail::MmffSink;
+
+    const PIECE: usize = 64 * 1024;
+    const PIECES: usize = 40;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("MMFF1.MSG");
+    let source = Arc::new(PatternPieces::new(PIECE, PIECES, Some(file.clone())));
+    let blob = Blob::streamed(source.clone());
+    // An embedded message with a streamed attachment of its own, written nested.
+    let inner_blob = Blob::streamed(Arc::new(PatternPieces::new(PIECE, 4, None)));
+    let inner = Message {
+        subject: Some("inner".into()),
+        attachments: vec![Attachment {
+            name: Some("INNER.BIN".into()),
+            content: AttachmentContent::Data(inner_blob.clone()),
+            ..Attachment::default()
+        }],
+        ..Message::default()
+    };
+    let message = Message {
+        subject: Some("large".into()),
+        body: mailmig_ir::Bodies {
+            text: Some("see attached\n".into()),
+            ..mailmig_ir::Bodies::default()
+        },
+        attachments: vec![
+            Attachment {
+                name: Some("LARGE.BIN".into()),
+                content: AttachmentContent::Data(blob.clone()),
+                ..Attachment::default()
+            },
+            Attachment {
+                kind: mailmig_ir::AttachmentKind::EmbeddedMessage,
+                content: AttachmentContent::Message(Box::new(inner)),
+                ..Attachment::default()
+            },
+        ],
+        ..Message::default()
+    };
+    let po = PostOffice::default();
+    let mb = MailboxInfo {
+        key: "k".into(),
+        ..MailboxInfo::default()
+    };
+    let ctx = MailboxContext {
+        post_office: &po,
+        mailbox: &mb,
+        folders: &[],
+        dir_name: "k",
+        no_mail: false,
+    };
+    let sink = MmffSink::new(850);
+    let mut w = sink.open_mailbox(ctx, tmp.path()).unwrap();
+    w.write_message(&message).unwrap();
+    let stats = w.finish().unwrap();
+    assert!(blob.is_streamed(), "the attachment was collected whole");
+    assert!(inner_blob.is_streamed(), "the embedded attachment was collected");
+    let before_last = (PIECES as u64 - 1) * PIECE as u64;
+    assert!(
+        source.watched() + 70_000 >= before_last,
+        "{} bytes in the file before the last piece",
+        source.watched()
+    );
+    let written = std::fs::read(&file).unwrap();
+    assert_eq!(stats.bytes, written.len() as u64);
+    let mut whole = Vec::new();
+    write_message(&message, sink.options(), &mut whole);
+    assert!(written == whole);
+    let back = read(written, 850);
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].attachments.len(), 2);
+    let AttachmentContent::Data(data) = &back[0].attachments[0].content else {
+        panic!("no attachment data");
+    };
+    assert!(data.as_bytes() == source.bytes().as_slice());
+}

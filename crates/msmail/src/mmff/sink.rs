@@ -1,13 +1,13 @@
 //! [`MmffSink`]: the `mmff` output format (`msmail.md` §10.5 writer rules).
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use mailmig_ir::{MailboxContext, MailboxWriter, Message, Sink, SinkError, WrittenStats};
 
 use super::LineEnd;
-use super::writer::{WriterOptions, write_message};
+use super::writer::{WriterOptions, write_message_to};
 
 /// Writes each mailbox as a directory of numbered MMFF files `MMFF1.MSG`, `MMFF2.MSG`, …, one
 /// message per file, basic format, in the given OEM code page with CR terminators unless
@@ -69,7 +69,6 @@ impl Sink for MmffSink {
             dir: dir.to_path_buf(),
             key: ctx.mailbox.key.clone(),
             stats: WrittenStats::default(),
-            buf: Vec::new(),
         }))
     }
 }
@@ -79,24 +78,23 @@ struct MmffMailboxWriter<'a> {
     dir: PathBuf,
     key: String,
     stats: WrittenStats,
-    buf: Vec<u8>,
 }
 
 impl MailboxWriter for MmffMailboxWriter<'_> {
     fn write_message(&mut self, message: &Message) -> Result<(), SinkError> {
-        self.buf.clear();
-        let notes = write_message(message, self.opts, &mut self.buf);
         let n = self.stats.messages + 1;
+        let path = self.dir.join(format!("MMFF{n}.MSG"));
+        let file = File::create(&path).map_err(|e| SinkError::io(&path, e))?;
+        let mut out = BufWriter::with_capacity(1 << 16, file);
+        let (notes, written) =
+            write_message_to(message, self.opts, &mut out).map_err(|e| SinkError::io(&path, e))?;
+        out.flush().map_err(|e| SinkError::io(&path, e))?;
         for note in notes.notes {
             tracing::warn!(mailbox = %self.key, message = n, "mmff: {note}");
         }
-        let path = self.dir.join(format!("MMFF{n}.MSG"));
-        let mut f = File::create(&path).map_err(|e| SinkError::io(&path, e))?;
-        f.write_all(&self.buf)
-            .map_err(|e| SinkError::io(&path, e))?;
         self.stats.messages = n;
         self.stats.attachments += message.attachments.len() as u64;
-        self.stats.bytes += self.buf.len() as u64;
+        self.stats.bytes += written;
         Ok(())
     }
 

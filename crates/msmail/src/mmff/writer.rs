@@ -11,7 +11,7 @@
 
 use mailmig_ir::codepage;
 use mailmig_ir::{
-    Address, Attachment, AttachmentContent, Message, Priority, PropValue, Property, Timestamp,
+    Address, Attachment, AttachmentContent, Blob, Message, Priority, PropValue, Property, Timestamp,
 };
 
 use super::LineEnd;
@@ -101,12 +101,83 @@ pub fn write_message(msg: &Message, opts: &WriterOptions, out: &mut Vec<u8>) -> 
     write_at_depth(msg, opts, out, 0)
 }
 
+/// Writes one message in MMFF to `out` and returns the notes with the number of bytes
+/// written. The header and text are rendered first; each attachment's data then goes to `out`
+/// from its [`Blob`] as it is read, so a large or streamed attachment is never copied whole.
+/// Should a streamed attachment's source fail (the input changed under the run), the error is
+/// returned and the message is incomplete.
+pub fn write_message_to(
+    msg: &Message,
+    opts: &WriterOptions,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<(WriteNotes, u64)> {
+    let mut head = Vec::new();
+    let (notes, datas) = lay_out(msg, opts, &mut head, 0);
+    let message = Data::Message { head, datas };
+    message.write_to(out)?;
+    Ok((notes, message.len() as u64))
+}
+
+/// An attachment's data after the text: an attachment's own bytes, or an embedded message
+/// written as MMFF (its header and text, then its own attachments' data), nested no deeper
+/// than [`WriterOptions::max_embedding_depth`].
+enum Data {
+    Blob(Blob),
+    Message { head: Vec<u8>, datas: Vec<Data> },
+}
+
+impl Data {
+    fn len(&self) -> usize {
+        match self {
+            Data::Blob(b) => b.len(),
+            Data::Message { head, datas } => {
+                head.len() + datas.iter().map(Data::len).sum::<usize>()
+            }
+        }
+    }
+
+    /// Writes the bytes, a blob's piece by piece.
+    fn write_to(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match self {
+            Data::Blob(b) => b.pieces(&mut |p| out.write_all(p)),
+            Data::Message { head, datas } => {
+                out.write_all(head)?;
+                datas.iter().try_for_each(|d| d.write_to(out))
+            }
+        }
+    }
+
+    /// Appends the bytes to `out`, a blob's collected whole.
+    fn append_to(&self, out: &mut Vec<u8>) {
+        match self {
+            Data::Blob(b) => out.extend_from_slice(b.as_bytes()),
+            Data::Message { head, datas } => {
+                out.extend_from_slice(head);
+                datas.iter().for_each(|d| d.append_to(out));
+            }
+        }
+    }
+}
+
 fn write_at_depth(
     msg: &Message,
     opts: &WriterOptions,
     out: &mut Vec<u8>,
     depth: u32,
 ) -> WriteNotes {
+    let (notes, datas) = lay_out(msg, opts, out, depth);
+    datas.iter().for_each(|d| d.append_to(out));
+    notes
+}
+
+/// Appends the header lines and the text of `msg` to `out`; returns the notes and the
+/// attachments' data, to follow the text in order.
+fn lay_out(
+    msg: &Message,
+    opts: &WriterOptions,
+    out: &mut Vec<u8>,
+    depth: u32,
+) -> (WriteNotes, Vec<Data>) {
     let mut notes = WriteNotes::default();
     let version = text_prop(&msg.properties, "mmff:version").unwrap_or("3.00");
     push_line(out, &format!("VERSION:{version}"), opts);
@@ -204,23 +275,24 @@ fn write_at_depth(
                 .push(format!("property {} has no MMFF form; left out", p.name)),
         }
     }
-    let mut datas: Vec<Vec<u8>> = Vec::new();
+    let mut datas: Vec<Data> = Vec::new();
     for (i, a) in msg.attachments.iter().enumerate() {
         let name = attachment_name(a, i);
         match &a.content {
             AttachmentContent::Data(b) => {
                 push_line(out, &format!("ATTACHMENTS:{name} {}", b.len()), opts);
-                datas.push(b.as_bytes().to_vec());
+                datas.push(Data::Blob(b.clone()));
             }
             AttachmentContent::Message(m) if depth < opts.max_embedding_depth => {
-                let mut inner = Vec::new();
-                let n = write_at_depth(m, opts, &mut inner, depth + 1);
+                let mut head = Vec::new();
+                let (n, inner) = lay_out(m, opts, &mut head, depth + 1);
                 notes.notes.extend(n.notes);
                 notes.notes.push(format!(
                     "embedded message written as MMFF attachment {name}"
                 ));
-                push_line(out, &format!("ATTACHMENTS:{name} {}", inner.len()), opts);
-                datas.push(inner);
+                let nested = Data::Message { head, datas: inner };
+                push_line(out, &format!("ATTACHMENTS:{name} {}", nested.len()), opts);
+                datas.push(nested);
             }
             AttachmentContent::Message(_) => notes.notes.push(format!(
                 "embedded message {name} nested too deeply; left out"
@@ -247,10 +319,7 @@ fn write_at_depth(
     let body = body_bytes(&text, opts);
     push_line(out, &format!("TEXT:{}", body.len()), opts);
     out.extend_from_slice(&body);
-    for d in datas {
-        out.extend_from_slice(&d);
-    }
-    notes
+    (notes, datas)
 }
 
 fn attachment_name(a: &Attachment, i: usize) -> String {
