@@ -658,7 +658,10 @@ fn sink_writes_streamed_attachments_as_they_are_read() {
     w.write_message(&message).unwrap();
     let stats = w.finish().unwrap();
     assert!(blob.is_streamed(), "the attachment was collected whole");
-    assert!(inner_blob.is_streamed(), "the embedded attachment was collected");
+    assert!(
+        inner_blob.is_streamed(),
+        "the embedded attachment was collected"
+    );
     let before_last = (PIECES as u64 - 1) * PIECE as u64;
     assert!(
         source.watched() + 70_000 >= before_last,
