@@ -93,6 +93,7 @@ fn many_nodes(c: &mut Criterion) {
             ((0x1_0000 + i) << 5) | 0x04,
             NodeContent {
                 blocks: vec![bytes(u64::from(i), size)],
+                stream: None,
                 subnodes,
             },
         ));

@@ -75,6 +75,7 @@ fn property_context_with_a_multi_level_bth_and_a_multi_page_heap() {
             0x0020_0024,
             NodeContent {
                 blocks,
+                stream: None,
                 subnodes: subs,
             },
         )],
@@ -134,6 +135,7 @@ fn nested_object_subnodes() {
             level,
             NodeContent {
                 blocks,
+                stream: None,
                 subnodes: subs,
             },
         ));

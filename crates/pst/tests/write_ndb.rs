@@ -409,6 +409,7 @@ fn verify(w: &Written, nodes: &[(u32, u32, NodeContent)], crypt: CryptMethod) ->
 fn leaf(blocks: Vec<Vec<u8>>) -> NodeContent {
     NodeContent {
         blocks,
+        stream: None,
         subnodes: Vec::new(),
     }
 }
@@ -435,6 +436,7 @@ fn small_store() -> Vec<(u32, u32, NodeContent)> {
             0x8022,
             NodeContent {
                 blocks: blocks(3, &[500]),
+                stream: None,
                 subnodes: vec![
                     sub(0x692, leaf(blocks(4, &[80]))),
                     sub(0x671, leaf(blocks(5, &[8176, 10]))),
@@ -489,6 +491,7 @@ fn rgnid_next_free_index_per_type() {
             0x8022,
             NodeContent {
                 blocks: vec![],
+                stream: None,
                 subnodes: vec![sub((0x432 << 5) | 0x05, leaf(vec![]))], // attachment 0x432
             },
         ),
@@ -554,6 +557,7 @@ fn capacity_boundaries() {
     let tiny = |n: usize| leaf((0..n).map(|i| vec![i as u8; 1 + i % 3]).collect());
     let subs = |n: u32| NodeContent {
         blocks: vec![],
+        stream: None,
         subnodes: (1..=n).map(|i| sub(i << 5, leaf(vec![]))).collect(),
     };
     let nodes = vec![
@@ -605,6 +609,7 @@ fn siblock_over_340_subnodes() {
         0x8022,
         NodeContent {
             blocks: blocks(11, &[200]),
+            stream: None,
             subnodes: subs,
         },
     )];
@@ -624,14 +629,17 @@ fn siblock_over_340_subnodes() {
 fn nested_subnodes_three_levels() {
     let level3 = NodeContent {
         blocks: blocks(12, &[50, 8176, 3]),
+        stream: None,
         subnodes: vec![sub(0x692, leaf(blocks(13, &[40])))],
     };
     let level2 = NodeContent {
         blocks: blocks(14, &[70]),
+        stream: None,
         subnodes: vec![sub(0x21, level3), sub(0x671, leaf(vec![]))],
     };
     let level1 = NodeContent {
         blocks: blocks(15, &[90]),
+        stream: None,
         subnodes: vec![sub(0x25, level2), sub(0x692, leaf(blocks(16, &[9])))],
     };
     let nodes = vec![(
@@ -639,6 +647,7 @@ fn nested_subnodes_three_levels() {
         0x8022,
         NodeContent {
             blocks: blocks(17, &[1]),
+            stream: None,
             subnodes: vec![sub(0x45, level1)],
         },
     )];
@@ -698,6 +707,7 @@ fn errors() {
     ));
     let dup_sub = NodeContent {
         blocks: vec![],
+        stream: None,
         subnodes: vec![sub(0x692, leaf(vec![])), sub(0x692, leaf(vec![]))],
     };
     assert!(matches!(
@@ -732,7 +742,11 @@ fn read_store(path: &std::path::Path) -> Vec<(u32, u32, NodeContent)> {
             .into_iter()
             .map(|(nid, e)| sub(nid, content(ndb, e.bid_data, e.bid_sub)))
             .collect();
-        NodeContent { blocks, subnodes }
+        NodeContent {
+            blocks,
+            stream: None,
+            subnodes,
+        }
     }
     let mut entries = Vec::new();
     ndb.walk_nodes(&mut |e| {
@@ -1032,6 +1046,7 @@ fn arb_content(depth: u32) -> BoxedStrategy<NodeContent> {
         )
             .prop_map(|(sizes, seed, nids, kids)| NodeContent {
                 blocks: self::blocks(seed, &sizes),
+                stream: None,
                 subnodes: nids.into_iter().zip(kids).map(|(n, c)| sub(n, c)).collect(),
             })
             .boxed()
@@ -1050,5 +1065,122 @@ proptest! {
         let crypt = if permute { CryptMethod::Permute } else { CryptMethod::None };
         let w = write(&nodes, crypt);
         verify(&w, &nodes, crypt);
+    }
+}
+
+/// A node's data given as a blob ([`NodeContent::stream`]) is cut into the same blocks, under
+/// the same XBLOCK/XXBLOCK, placed in the same order as the same bytes given as blocks: the
+/// files are byte for byte equal, for one block, one XBLOCK and an XXBLOCK (exact runs and
+/// a partial last run), as node data and as subnode data, whatever the piece sizes (the small
+/// files are also checked block by block through the reader). The blob is read in pieces,
+/// never collected.
+#[test]
+fn streamed_data_writes_the_same_file_as_blocks() {
+    use mailmig_ir::Blob;
+    const XBLOCK_MAX: usize = (MAX_BLOCK_DATA - 8) / 8;
+    let sizes = [
+        0,
+        1,
+        MAX_BLOCK_DATA,
+        MAX_BLOCK_DATA + 1,
+        XBLOCK_MAX * MAX_BLOCK_DATA,
+        XBLOCK_MAX * MAX_BLOCK_DATA + 1,
+        2 * XBLOCK_MAX * MAX_BLOCK_DATA,
+    ];
+    /// `bytes` in pieces of 5,000 (none on a block boundary), the last one short.
+    struct Pieces(Vec<u8>);
+    impl mailmig_ir::blob::PieceSource for Pieces {
+        fn len(&self) -> usize {
+            self.0.len()
+        }
+        fn pieces(
+            &self,
+            piece: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+        ) -> std::io::Result<()> {
+            self.0.chunks(5000).try_for_each(piece)
+        }
+    }
+    for (k, &len) in sizes.iter().enumerate() {
+        let whole = bytes(40 + k as u64, len);
+        let whole = &whole[..len];
+        let blob = Blob::streamed(Arc::new(Pieces(whole.to_vec())));
+        let as_blocks = NodeContent::from_stream(whole);
+        let as_stream = NodeContent::from_blob(blob.clone());
+        assert_eq!(as_stream.block_count(), as_blocks.blocks.len(), "len {len}");
+        assert_eq!(as_stream.data_len(), len as u64);
+        let nodes = |c: NodeContent| {
+            vec![
+                (0x21 + 32 * k as u32, 0, c.clone()),
+                (
+                    0x8022,
+                    0,
+                    NodeContent {
+                        blocks: blocks(7, &[100]),
+                        stream: None,
+                        subnodes: vec![SubnodeContent {
+                            nid: 0x692,
+                            content: c,
+                        }],
+                    },
+                ),
+            ]
+        };
+        let a = write(&nodes(as_blocks.clone()), CryptMethod::Permute);
+        let b = write(&nodes(as_stream), CryptMethod::Permute);
+        assert!(a.data == b.data, "len {len}: the files differ");
+        assert!(blob.is_streamed(), "len {len}: collected whole");
+        if len < 1 << 20 {
+            verify(&b, &nodes(as_blocks), CryptMethod::Permute);
+        }
+    }
+}
+
+/// A blob whose source fails, or gives fewer or more bytes than its length, fails the node
+/// and the writer (a streamed attachment whose input changed under the run), before any node
+/// record is made for it.
+#[test]
+fn a_stream_that_fails_or_falls_short_fails_the_node() {
+    use mailmig_ir::Blob;
+    use mailmig_ir::blob::PieceSource;
+    struct Short {
+        len: usize,
+        give: usize,
+        fail: bool,
+    }
+    impl PieceSource for Short {
+        fn len(&self) -> usize {
+            self.len
+        }
+        fn pieces(
+            &self,
+            piece: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+        ) -> std::io::Result<()> {
+            piece(&vec![7u8; self.give])?;
+            if self.fail {
+                return Err(std::io::Error::other("input changed"));
+            }
+            Ok(())
+        }
+    }
+    for (give, fail, says) in [
+        (12_000, false, "12000 bytes where 20000"),
+        (12_000, true, "input changed"),
+        (20_001, false, "more than the 20000 bytes"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.pst");
+        let mut w = NdbWriter::create(&path, CryptMethod::None).unwrap();
+        let blob = Blob::streamed(Arc::new(Short {
+            len: 20_000,
+            give,
+            fail,
+        }));
+        let err = w
+            .add_node(0x21, 0, NodeContent::from_blob(blob))
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains(says), "{text}");
+        assert_eq!(w.node_count(), 0);
+        assert!(w.add_node(0x41, 0, leaf(blocks(1, &[10]))).is_err());
     }
 }

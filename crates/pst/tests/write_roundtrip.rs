@@ -1124,3 +1124,70 @@ fn large_attachments_are_streamed_and_read_back_exactly() {
         }
     }
 }
+
+/// Large streamed attachment data, by value and as an OLE storage, goes into the PST as it is
+/// read: when the source hands out its last piece the earlier ones are in the file (less the
+/// writer's 1 MiB buffer), neither blob is collected, and both read back the same.
+#[test]
+fn streamed_attachments_are_written_as_they_are_read() {
+    use mailmig_ir::synth::PatternPieces;
+    use std::sync::Arc;
+
+    const PIECE: usize = 64 * 1024;
+    const PIECES: usize = 64;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.pst");
+    let source = Arc::new(PatternPieces::new(PIECE, PIECES, Some(path.clone())));
+    let ole_source = Arc::new(PatternPieces::new(5000, 3, None));
+    let (blob, ole) = (
+        Blob::streamed(source.clone()),
+        Blob::streamed(ole_source.clone()),
+    );
+    let message = Message {
+        subject: Some("large".into()),
+        attachments: vec![
+            Attachment {
+                name: Some("large.bin".into()),
+                content: AttachmentContent::Data(blob.clone()),
+                ..Attachment::default()
+            },
+            Attachment {
+                kind: AttachmentKind::Ole,
+                name: Some("object".into()),
+                content: AttachmentContent::Data(ole.clone()),
+                ..Attachment::default()
+            },
+        ],
+        ..Message::default()
+    };
+    let written = write_pst(
+        dir.path(),
+        "big",
+        &[],
+        std::slice::from_ref(&message),
+        CryptMethod::Permute,
+    );
+    assert_eq!(written, path);
+    assert!(blob.is_streamed(), "the attachment was collected whole");
+    assert!(ole.is_streamed(), "the OLE storage was collected whole");
+    let before_last = (PIECES as u64 - 1) * PIECE as u64;
+    assert!(
+        source.watched() + (1 << 20) >= before_last,
+        "{} bytes in the file before the last piece",
+        source.watched()
+    );
+    let (_, back) = read_pst(&path, true).unwrap();
+    let m = back
+        .iter()
+        .find(|m| m.subject.as_deref() == Some("large"))
+        .unwrap();
+    let data: Vec<&[u8]> = m
+        .attachments
+        .iter()
+        .map(|a| match &a.content {
+            AttachmentContent::Data(b) => b.as_bytes(),
+            _ => panic!("no attachment data"),
+        })
+        .collect();
+    assert!(data == [&source.bytes()[..], &ole_source.bytes()[..]]);
+}

@@ -352,6 +352,10 @@ pub fn build_bth(
 pub enum PropData {
     /// Value bytes.
     Bytes(Vec<u8>),
+    /// Value bytes held as a blob (attachment data): stored like [`PropData::Bytes`], a
+    /// value too large for the heap going to its subnode as a [`NodeContent::stream`] without
+    /// being copied.
+    Blob(mailmig_ir::Blob),
     /// A `PtypObject` value: the subnode (an embedded message or OLE storage) and the size
     /// recorded next to its NID (MS-PST 2.3.3.5).
     Object {
@@ -447,6 +451,16 @@ pub fn build_pc(
         let v = match data {
             PropData::Bytes(b) if is_inline_type(t) => inline_value(t, &b),
             PropData::Bytes(b) => store_variable(&mut heap, &b, subnodes, ids)?,
+            PropData::Blob(b) if is_inline_type(t) => inline_value(t, b.as_bytes()),
+            PropData::Blob(b) if b.len() > MAX_HEAP_ALLOC => {
+                let nid = ids.next(NID_TYPE_LTP)?;
+                subnodes.push(SubnodeContent {
+                    nid,
+                    content: NodeContent::from_blob(b),
+                });
+                nid
+            }
+            PropData::Blob(b) => store_variable(&mut heap, b.as_bytes(), subnodes, ids)?,
             PropData::Object { nid, size, content } => {
                 subnodes.push(SubnodeContent { nid, content });
                 let mut r = nid.to_le_bytes().to_vec();
@@ -640,7 +654,7 @@ pub fn build_tc_from<R: std::borrow::Borrow<TableRow>>(
             nid,
             content: NodeContent {
                 blocks,
-                subnodes: Vec::new(),
+                ..NodeContent::default()
             },
         });
         nid
@@ -663,6 +677,7 @@ pub fn build_tc_from<R: std::borrow::Borrow<TableRow>>(
     heap.replace(tcinfo_hid, &info)?;
     Ok(NodeContent {
         blocks: heap.finish(),
+        stream: None,
         subnodes,
     })
 }
@@ -1000,7 +1015,7 @@ mod tests {
                             RawValue::Inline(u32::from_le_bytes(b[..4].try_into().unwrap()))
                         }
                         PropData::Bytes(b) => RawValue::Bytes(mailmig_ir::Blob::from(&b[..])),
-                        PropData::Object { .. } => unreachable!(),
+                        PropData::Blob(_) | PropData::Object { .. } => unreachable!(),
                     },
                 })
                 .collect::<Vec<_>>(),

@@ -36,6 +36,10 @@ pub struct NodeContent {
     /// one XBLOCK cannot list them all. An empty list writes a node with no data block
     /// (`bidData` = 0).
     pub blocks: Vec<Vec<u8>>,
+    /// The node's data stream as a blob instead (then `blocks` is empty): cut into blocks as
+    /// its pieces are read when the node is written, so a large or streamed attachment is
+    /// never held whole. The blocks and data tree are those `blocks` would give.
+    pub stream: Option<mailmig_ir::Blob>,
     /// Subnodes, written as an SLBLOCK (or SIBLOCK over SLBLOCKs when there are many).
     /// Subnode NIDs must be unique within this list; the NDB layer sorts them.
     pub subnodes: Vec<SubnodeContent>,
@@ -47,8 +51,43 @@ impl NodeContent {
     pub fn from_stream(data: &[u8]) -> Self {
         NodeContent {
             blocks: data.chunks(MAX_BLOCK_DATA).map(<[u8]>::to_vec).collect(),
-            subnodes: Vec::new(),
+            ..NodeContent::default()
         }
+    }
+
+    /// A raw byte stream held as a blob, cut into [`MAX_BLOCK_DATA`]-byte blocks when the
+    /// node is written ([`NodeContent::stream`]).
+    pub fn from_blob(data: mailmig_ir::Blob) -> Self {
+        NodeContent {
+            stream: Some(data),
+            ..NodeContent::default()
+        }
+    }
+
+    /// The lengths of the node's own data blocks, in order.
+    pub fn block_lens(&self) -> impl Iterator<Item = usize> + '_ {
+        let streamed = self.stream.as_ref().map_or(0, mailmig_ir::Blob::len);
+        let full = streamed / MAX_BLOCK_DATA;
+        let rest = streamed % MAX_BLOCK_DATA;
+        self.blocks
+            .iter()
+            .map(Vec::len)
+            .chain(std::iter::repeat_n(MAX_BLOCK_DATA, full))
+            .chain((rest > 0).then_some(rest))
+    }
+
+    /// The number of the node's own data blocks.
+    pub fn block_count(&self) -> usize {
+        self.blocks.len()
+            + self
+                .stream
+                .as_ref()
+                .map_or(0, |b| b.len().div_ceil(MAX_BLOCK_DATA))
+    }
+
+    /// The length of the node's own data stream.
+    pub fn data_len(&self) -> u64 {
+        self.block_lens().map(|n| n as u64).sum()
     }
 }
 

@@ -290,22 +290,27 @@ fn seal_page(page: &mut [u8; 512], ptype: u8, wsig: u16, bid: u64) {
 /// Checks a node's content before anything is written: block sizes, XBLOCK/XXBLOCK and
 /// SLBLOCK/SIBLOCK capacities, `lcbTotal` fitting 32 bits, unique subnode NIDs.
 fn validate(nid: u32, c: &NodeContent) -> Result<(), WriteError> {
+    if c.stream.is_some() && !c.blocks.is_empty() {
+        return Err(WriteError::Unrepresentable(format!(
+            "node 0x{nid:X}: data given both as blocks and as a stream"
+        )));
+    }
     let mut total: u64 = 0;
-    for b in &c.blocks {
-        if b.len() > MAX_BLOCK_DATA {
-            return Err(WriteError::BlockTooLarge { nid, len: b.len() });
+    for len in c.block_lens() {
+        if len > MAX_BLOCK_DATA {
+            return Err(WriteError::BlockTooLarge { nid, len });
         }
-        total = total.saturating_add(b.len() as u64);
+        total = total.saturating_add(len as u64);
     }
     if total > u64::from(u32::MAX) {
         return Err(WriteError::Unrepresentable(format!(
             "node 0x{nid:X}: {total} bytes of data exceed the 32-bit XBLOCK lcbTotal"
         )));
     }
-    if c.blocks.len() > XBLOCK_MAX * XBLOCK_MAX {
+    if c.block_count() > XBLOCK_MAX * XBLOCK_MAX {
         return Err(too_large(format!(
             "node 0x{nid:X}: {} blocks exceed one XXBLOCK ({} blocks)",
-            c.blocks.len(),
+            c.block_count(),
             XBLOCK_MAX * XBLOCK_MAX
         )));
     }
@@ -819,7 +824,10 @@ impl NdbWriter {
 
     /// Writes a node's data tree and subnode tree; returns (`bidData`, `bidSub`).
     fn write_content(&mut self, c: &NodeContent) -> Result<(u64, u64), WriteError> {
-        let bid_data = self.write_data_tree(&c.blocks)?;
+        let bid_data = match &c.stream {
+            Some(blob) => self.write_stream_tree(blob)?,
+            None => self.write_data_tree(&c.blocks)?,
+        };
         let bid_sub = self.write_subnode_tree(&c.subnodes)?;
         Ok((bid_data, bid_sub))
     }
@@ -841,6 +849,90 @@ impl NdbWriter {
                 self.write_xblock_of(2, &xbids, total)
             }
         }
+    }
+
+    /// The data tree of a stream read from `blob`: the blocks, XBLOCKs and XXBLOCK that
+    /// [`NdbWriter::write_data_tree`] writes for the same bytes, in the same order, cut into
+    /// [`MAX_BLOCK_DATA`]-byte blocks as the blob's pieces arrive, so that the blob is never
+    /// held whole. A blob whose source fails, or gives other than its stated length (the input
+    /// changed under the run), fails the node.
+    fn write_stream_tree(&mut self, blob: &mailmig_ir::Blob) -> Result<u64, WriteError> {
+        let len = blob.len();
+        let count = len.div_ceil(MAX_BLOCK_DATA);
+        // Over one XBLOCK's worth, each run of XBLOCK_MAX blocks gets its XBLOCK as soon as
+        // it is complete, as `write_data_tree` orders them.
+        let two_levels = count > XBLOCK_MAX;
+        let mut tree = StreamTree::default();
+        let mut buf: Vec<u8> = Vec::with_capacity(MAX_BLOCK_DATA.min(len));
+        let mut failed: Option<WriteError> = None;
+        let read = blob.pieces(&mut |mut piece| {
+            if tree.total + (buf.len() + piece.len()) as u64 > len as u64 {
+                failed = Some(WriteError::Unrepresentable(format!(
+                    "attachment data gave more than the {len} bytes stated"
+                )));
+                return Err(std::io::Error::other("too many bytes"));
+            }
+            while !piece.is_empty() {
+                let take = (MAX_BLOCK_DATA - buf.len()).min(piece.len());
+                let (head, rest) = piece.split_at(take);
+                buf.extend_from_slice(head);
+                piece = rest;
+                if buf.len() == MAX_BLOCK_DATA {
+                    if let Err(e) = self.stream_leaf(&mut tree, &buf, two_levels) {
+                        failed = Some(e);
+                        return Err(std::io::Error::other("the PST writer failed"));
+                    }
+                    buf.clear();
+                }
+            }
+            Ok(())
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        read.map_err(|e| {
+            WriteError::Unrepresentable(format!("attachment data could not be read: {e}"))
+        })?;
+        if !buf.is_empty() {
+            self.stream_leaf(&mut tree, &buf, two_levels)?;
+        }
+        if tree.total != len as u64 {
+            return Err(WriteError::Unrepresentable(format!(
+                "attachment data gave {} bytes where {len} were stated",
+                tree.total
+            )));
+        }
+        if tree.xbids.is_empty() {
+            return match tree.leaves.as_slice() {
+                [] => Ok(0),
+                [one] => Ok(*one),
+                _ => self.write_xblock_of(1, &tree.leaves, tree.total),
+            };
+        }
+        let mut xbids = std::mem::take(&mut tree.xbids);
+        if !tree.leaves.is_empty() {
+            xbids.push(self.write_xblock_of(1, &tree.leaves, tree.run)?);
+        }
+        self.write_xblock_of(2, &xbids, tree.total)
+    }
+
+    /// Writes one data block of a [`NdbWriter::write_stream_tree`]; in a two-level tree,
+    /// writes the XBLOCK over each complete run of [`XBLOCK_MAX`] blocks.
+    fn stream_leaf(
+        &mut self,
+        tree: &mut StreamTree,
+        data: &[u8],
+        two_levels: bool,
+    ) -> Result<(), WriteError> {
+        tree.leaves.push(self.write_block(data, false)?);
+        tree.total += data.len() as u64;
+        tree.run += data.len() as u64;
+        if two_levels && tree.leaves.len() == XBLOCK_MAX {
+            let run = std::mem::take(&mut tree.leaves);
+            tree.xbids.push(self.write_xblock_of(1, &run, tree.run)?);
+            tree.run = 0;
+        }
+        Ok(())
     }
 
     fn write_xblock(&mut self, blocks: &[Vec<u8>]) -> Result<u64, WriteError> {
@@ -1024,19 +1116,30 @@ impl NdbWriter {
     }
 }
 
+/// A data tree being written from a stream: the BIDs of the data blocks not yet under an
+/// XBLOCK, the XBLOCKs written, and the byte counts of the whole tree and of the current run.
+#[derive(Default)]
+struct StreamTree {
+    leaves: Vec<u64>,
+    xbids: Vec<u64>,
+    total: u64,
+    run: u64,
+}
+
 /// Upper bound of the bytes and blocks a node's content occupies: each block with its
 /// trailer and padding, each internal block (XBLOCK, XXBLOCK, SLBLOCK, SIBLOCK) as 8 KiB.
 fn content_bound(c: &NodeContent) -> (u64, u64) {
     let mut bytes: u64 = 0;
-    let mut blocks = c.blocks.len() as u64;
-    for b in &c.blocks {
+    let count = c.block_count();
+    let mut blocks = count as u64;
+    for len in c.block_lens() {
         bytes = bytes
-            .saturating_add(((b.len() + BLOCK_TRAILER) as u64).div_ceil(BLOCK_ALIGN) * BLOCK_ALIGN);
+            .saturating_add(((len + BLOCK_TRAILER) as u64).div_ceil(BLOCK_ALIGN) * BLOCK_ALIGN);
     }
     let mut internal = 0u64;
-    if c.blocks.len() > 1 {
-        internal += (c.blocks.len() as u64).div_ceil(XBLOCK_MAX as u64);
-        internal += u64::from(c.blocks.len() > XBLOCK_MAX);
+    if count > 1 {
+        internal += (count as u64).div_ceil(XBLOCK_MAX as u64);
+        internal += u64::from(count > XBLOCK_MAX);
     }
     if !c.subnodes.is_empty() {
         internal += (c.subnodes.len() as u64).div_ceil(SLBLOCK_MAX as u64);

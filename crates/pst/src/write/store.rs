@@ -111,12 +111,11 @@ fn p_time(id: u16, ts: &mailmig_ir::Timestamp) -> PropEntry {
 /// Total bytes of a node's data and of all its subnodes' data, recursively: the measure
 /// written to `PidTagMessageSize` and `PidTagAttachSize` (format notes §17 item 7).
 pub fn content_size(c: &NodeContent) -> u64 {
-    let own: u64 = c.blocks.iter().map(|b| b.len() as u64).sum();
-    own + c
-        .subnodes
-        .iter()
-        .map(|s| content_size(&s.content))
-        .sum::<u64>()
+    c.data_len()
+        + c.subnodes
+            .iter()
+            .map(|s| content_size(&s.content))
+            .sum::<u64>()
 }
 
 fn subnodes_size(subs: &[SubnodeContent]) -> u64 {
@@ -427,6 +426,7 @@ fn cells_of(props: &[PropEntry], columns: &[u32]) -> Vec<(u32, Vec<u8>)> {
         .filter(|p| columns.contains(&p.tag))
         .filter_map(|p| match &p.data {
             PropData::Bytes(b) => Some((p.tag, b.clone())),
+            PropData::Blob(b) => Some((p.tag, b.as_bytes().to_vec())),
             PropData::Object { .. } => None,
         })
         .collect()
@@ -723,7 +723,11 @@ impl MessageBuilder {
         let cells = cells_of(&props, CONTENTS_COLUMNS);
         let blocks = build_pc(props, &mut subnodes, &mut ids)?;
         Ok(BuiltMessage {
-            content: NodeContent { blocks, subnodes },
+            content: NodeContent {
+                blocks,
+                stream: None,
+                subnodes,
+            },
             size,
             cells,
             attachments,
@@ -756,11 +760,14 @@ impl MessageBuilder {
                     data: PropData::Object {
                         nid,
                         size: u32::try_from(d.len()).unwrap_or(u32::MAX),
-                        content: NodeContent::from_stream(d.as_bytes()),
+                        content: NodeContent::from_blob(d.clone()),
                     },
                 });
             }
-            AttachmentContent::Data(d) => p.push(p_bin(0x3701, d.as_bytes())),
+            AttachmentContent::Data(d) => p.push(PropEntry {
+                tag: tag(0x3701, PT_BINARY),
+                data: PropData::Blob(d.clone()),
+            }),
             AttachmentContent::Message(inner) if depth < self.max_depth => {
                 let built = self.build(inner, depth + 1)?;
                 nested = built.attachments;
@@ -826,7 +833,15 @@ impl MessageBuilder {
         insert_own_size(&mut p, 0x0E20, 0, &ids)?;
         let cells = cells_of(&p, ATTACHMENT_COLUMNS);
         let blocks = build_pc(p, &mut subnodes, &mut ids)?;
-        Ok((NodeContent { blocks, subnodes }, cells, nested))
+        Ok((
+            NodeContent {
+                blocks,
+                stream: None,
+                subnodes,
+            },
+            cells,
+            nested,
+        ))
     }
 }
 
@@ -1271,6 +1286,7 @@ impl<W: NodeWriter> StoreWriter<W> {
                 parent,
                 NodeContent {
                     blocks,
+                    stream: None,
                     subnodes: subs,
                 },
             )?;
@@ -1344,6 +1360,7 @@ impl<W: NodeWriter> StoreWriter<W> {
             0,
             NodeContent {
                 blocks,
+                stream: None,
                 subnodes: subs,
             },
         )?;
@@ -1356,6 +1373,7 @@ impl<W: NodeWriter> StoreWriter<W> {
             0,
             NodeContent {
                 blocks,
+                stream: None,
                 subnodes: subs,
             },
         )?;
