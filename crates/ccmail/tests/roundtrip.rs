@@ -536,53 +536,20 @@ fn detection_of_streams_and_directories() {
 /// reads the same bytes back. The stream file is also what `render_message` gives.
 #[test]
 fn streamed_attachments_are_written_as_they_are_read() {
-    use mailmig_ir::Blob;
-    use mailmig_ir::synth::PatternPieces;
+    use mailmig_ir::synth::{PatternPieces, write_mailbox};
     use std::sync::Arc;
 
-    const PIECE: usize = 64 * 1024;
-    const PIECES: usize = 40;
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("k");
-    std::fs::create_dir(&dir).unwrap();
-    let file = dir.join(mailmig_ccmail::writer::STREAM_FILE);
-    let source = Arc::new(PatternPieces::new(PIECE, PIECES, Some(file.clone())));
-    let blob = Blob::streamed(source.clone());
-    let message = Message {
-        subject: Some("large".into()),
-        attachments: vec![Attachment {
-            name: Some("LARGE.BIN".into()),
-            content: AttachmentContent::Data(blob.clone()),
-            ..Attachment::default()
-        }],
-        ..Message::default()
-    };
-    let po = PostOffice::default();
-    let mb = MailboxInfo {
-        key: "k".into(),
-        ..MailboxInfo::default()
-    };
-    let ctx = MailboxContext {
-        post_office: &po,
-        mailbox: &mb,
-        folders: &[],
-        dir_name: "k",
-        no_mail: false,
-    };
+    let file = tmp.path().join(mailmig_ccmail::writer::STREAM_FILE);
+    let source = Arc::new(PatternPieces::new(64 * 1024, 40, Some(file.clone())));
+    let (message, blob) = PatternPieces::message(source.clone(), "LARGE.BIN");
     let sink = CcmailSink::new(850);
-    let mut w = sink.open_mailbox(ctx, &dir).unwrap();
-    w.write_message(&message).unwrap();
-    let stats = w.finish().unwrap();
+    let stats = write_mailbox(&sink, tmp.path(), "k", std::slice::from_ref(&message)).unwrap();
     assert!(blob.is_streamed(), "the attachment was collected whole");
-    let before_last = (PIECES as u64 - 1) * PIECE as u64;
-    assert!(
-        source.watched() + 70_000 >= before_last,
-        "{} bytes in the file before the last piece",
-        source.watched()
-    );
+    assert!(source.watched() + 70_000 >= source.bytes_before_last());
     let written = std::fs::read(&file).unwrap();
     assert_eq!(stats.bytes, written.len() as u64);
-    let size_line = format!("File item: LARGE.BIN\r\n{}\r\n", PIECE * PIECES);
+    let size_line = format!("File item: LARGE.BIN\r\n{}\r\n", source.bytes().len());
     assert!(
         written
             .windows(size_line.len())

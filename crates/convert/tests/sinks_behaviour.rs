@@ -600,49 +600,21 @@ fn reading_large_jsonl_releases_the_file_map() {
 /// the same bytes with the byte count reported.
 #[test]
 fn jsonl_writes_streamed_attachments_as_they_are_read() {
-    use mailmig_ir::synth::PatternPieces;
+    use mailmig_ir::synth::{PatternPieces, write_mailbox};
 
-    const PIECE: usize = 64 * 1024;
-    const PIECES: usize = 80;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("k");
     std::fs::create_dir(&dir).unwrap();
     let file = dir.join(mailmig_convert::sinks::jsonl::MAILBOX_FILE);
-    let source = Arc::new(PatternPieces::new(PIECE, PIECES, Some(file.clone())));
-    let blob = Blob::streamed(source.clone());
-    let message = Message {
-        subject: Some("large".into()),
-        attachments: vec![Attachment {
-            name: Some("large.bin".into()),
-            content: AttachmentContent::Data(blob.clone()),
-            ..Attachment::default()
-        }],
-        ..Message::default()
-    };
-    let po = PostOffice::default();
-    let mb = MailboxInfo {
-        key: "k".into(),
-        ..MailboxInfo::default()
-    };
-    let ctx = mailmig_ir::MailboxContext {
-        post_office: &po,
-        mailbox: &mb,
-        folders: &[],
-        dir_name: "k",
-        no_mail: false,
-    };
-    let sink = JsonlSink::new();
-    let mut w = mailmig_ir::Sink::open_mailbox(&sink, ctx, &dir).unwrap();
-    w.write_message(&message).unwrap();
-    let stats = w.finish().unwrap();
+    let source = Arc::new(PatternPieces::new(64 * 1024, 80, Some(file.clone())));
+    let (message, blob) = PatternPieces::message(source.clone(), "large.bin");
+    let stats =
+        write_mailbox(&JsonlSink::new(), &dir, "k", std::slice::from_ref(&message)).unwrap();
     assert!(blob.is_streamed(), "the attachment was collected whole");
-    // 79 pieces of base64 (about 6.9 MB), less what the 64 KiB file buffer may still hold.
-    let encoded_before_last = (PIECES as u64 - 1) * PIECE as u64 * 4 / 3;
-    assert!(
-        source.watched() + 70_000 >= encoded_before_last,
-        "{} bytes in the file before the last piece",
-        source.watched()
-    );
+    // The base64 of all pieces but the last (about 6.9 MB), less what the 64 KiB file buffer
+    // may still hold.
+    let encoded = source.bytes_before_last() * 4 / 3;
+    assert!(source.watched() + 70_000 >= encoded, "{}", source.watched());
     let written = std::fs::read(&file).unwrap();
     assert_eq!(stats.bytes, written.len() as u64);
     let mut lines = written.split(|&b| b == b'\n').filter(|l| !l.is_empty());

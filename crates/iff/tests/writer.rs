@@ -377,28 +377,12 @@ fn reading_a_large_set_releases_the_file_maps() {
 #[test]
 fn streamed_attachments_are_written_as_they_are_read() {
     use mailmig_ir::synth::PatternPieces;
-    use mailmig_ir::{Attachment, AttachmentContent, Blob};
     use std::sync::Arc;
 
-    const PIECE: usize = 64 * 1024;
-    const PIECES: usize = 40;
     let out = tempfile::tempdir().unwrap();
     let sec = out.path().join("u1").join("00000001.SEC");
-    let source = Arc::new(PatternPieces::new(PIECE, PIECES, Some(sec)));
-    let blob = Blob::streamed(source.clone());
-    let message = Message {
-        subject: Some("large".into()),
-        body: Bodies {
-            text: Some("see attached".into()),
-            ..Bodies::default()
-        },
-        attachments: vec![Attachment {
-            name: Some("large.bin".into()),
-            content: AttachmentContent::Data(blob.clone()),
-            ..Attachment::default()
-        }],
-        ..Message::default()
-    };
+    let source = Arc::new(PatternPieces::new(64 * 1024, 40, Some(sec)));
+    let (message, blob) = PatternPieces::message(source.clone(), "large.bin");
     let src = VecSource {
         po: PostOffice {
             name: "po".into(),
@@ -417,12 +401,7 @@ fn streamed_attachments_are_written_as_they_are_read() {
     };
     write_set(&src, &IffSink::new(850), out.path(), false);
     assert!(blob.is_streamed(), "the attachment was collected whole");
-    let before_last = (PIECES as u64 - 1) * PIECE as u64;
-    assert!(
-        source.watched() + 70_000 >= before_last,
-        "{} bytes in the file before the last piece",
-        source.watched()
-    );
+    assert!(source.watched() + 70_000 >= source.bytes_before_last());
     let back = IffDriver
         .open(&[out.path().to_path_buf()], &OpenOptions::default())
         .unwrap();

@@ -537,6 +537,59 @@ impl PatternPieces {
         self.watched_before_last
             .load(std::sync::atomic::Ordering::Relaxed)
     }
+
+    /// The bytes of every piece before the last.
+    pub fn bytes_before_last(&self) -> u64 {
+        (self.pieces.saturating_sub(1) as u64).saturating_mul(self.piece_len as u64)
+    }
+
+    /// A message with one file attachment `name` whose data is read from `source` as a
+    /// [`Blob::streamed`]; returns the message and the blob (for
+    /// [`Blob::is_streamed`] checks after writing).
+    pub fn message(source: std::sync::Arc<Self>, name: &str) -> (Message, Blob) {
+        let blob = Blob::streamed(source);
+        let message = Message {
+            subject: Some("large".into()),
+            body: Bodies {
+                text: Some("see attached\r\n".into()),
+                ..Bodies::default()
+            },
+            attachments: vec![Attachment {
+                name: Some(name.into()),
+                content: AttachmentContent::Data(blob.clone()),
+                ..Attachment::default()
+            }],
+            ..Message::default()
+        };
+        (message, blob)
+    }
+}
+
+/// Writes `messages` through `sink` as the one mailbox `key` of an empty post office, into
+/// `dir` (which must exist), and returns what the writer reports: test support for sinks.
+pub fn write_mailbox(
+    sink: &dyn crate::Sink,
+    dir: &std::path::Path,
+    key: &str,
+    messages: &[Message],
+) -> Result<crate::WrittenStats, crate::SinkError> {
+    let po = PostOffice::default();
+    let mailbox = MailboxInfo {
+        key: key.into(),
+        ..MailboxInfo::default()
+    };
+    let ctx = crate::MailboxContext {
+        post_office: &po,
+        mailbox: &mailbox,
+        folders: &[],
+        dir_name: key,
+        no_mail: false,
+    };
+    let mut w = sink.open_mailbox(ctx, dir)?;
+    for m in messages {
+        w.write_message(m)?;
+    }
+    w.finish()
 }
 
 impl crate::blob::PieceSource for PatternPieces {

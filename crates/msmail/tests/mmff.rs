@@ -597,77 +597,32 @@ fn cr_file_with_data_starting_with_lf() {
 
 /// A large streamed attachment goes into the message file as it is read: when its source
 /// hands out the last piece the earlier ones are already in the file, the blob is never
-/// collected, the file is what `write_message` gives, and it reads back to the same bytes.
+/// collected (nor one inside an embedded message), the file is what `write_message` gives, and
+/// it reads back to the same bytes.
 #[test]
 fn sink_writes_streamed_attachments_as_they_are_read() {
-    use mailmig_ir::synth::PatternPieces;
-    use mailmig_ir::{MailboxContext, MailboxInfo, PostOffice, Sink};
+    use mailmig_ir::synth::{PatternPieces, write_mailbox};
     use mailmig_msmail::MmffSink;
 
-    const PIECE: usize = 64 * 1024;
-    const PIECES: usize = 40;
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("MMFF1.MSG");
-    let source = Arc::new(PatternPieces::new(PIECE, PIECES, Some(file.clone())));
-    let blob = Blob::streamed(source.clone());
+    let source = Arc::new(PatternPieces::new(64 * 1024, 40, Some(file.clone())));
+    let (mut message, blob) = PatternPieces::message(source.clone(), "LARGE.BIN");
     // An embedded message with a streamed attachment of its own, written nested.
-    let inner_blob = Blob::streamed(Arc::new(PatternPieces::new(PIECE, 4, None)));
-    let inner = Message {
-        subject: Some("inner".into()),
-        attachments: vec![Attachment {
-            name: Some("INNER.BIN".into()),
-            content: AttachmentContent::Data(inner_blob.clone()),
-            ..Attachment::default()
-        }],
-        ..Message::default()
-    };
-    let message = Message {
-        subject: Some("large".into()),
-        body: mailmig_ir::Bodies {
-            text: Some("see attached\n".into()),
-            ..mailmig_ir::Bodies::default()
-        },
-        attachments: vec![
-            Attachment {
-                name: Some("LARGE.BIN".into()),
-                content: AttachmentContent::Data(blob.clone()),
-                ..Attachment::default()
-            },
-            Attachment {
-                kind: mailmig_ir::AttachmentKind::EmbeddedMessage,
-                content: AttachmentContent::Message(Box::new(inner)),
-                ..Attachment::default()
-            },
-        ],
-        ..Message::default()
-    };
-    let po = PostOffice::default();
-    let mb = MailboxInfo {
-        key: "k".into(),
-        ..MailboxInfo::default()
-    };
-    let ctx = MailboxContext {
-        post_office: &po,
-        mailbox: &mb,
-        folders: &[],
-        dir_name: "k",
-        no_mail: false,
-    };
+    let (inner, inner_blob) = PatternPieces::message(
+        Arc::new(PatternPieces::new(64 * 1024, 4, None)),
+        "INNER.BIN",
+    );
+    message.attachments.push(Attachment {
+        kind: mailmig_ir::AttachmentKind::EmbeddedMessage,
+        content: AttachmentContent::Message(Box::new(inner)),
+        ..Attachment::default()
+    });
     let sink = MmffSink::new(850);
-    let mut w = sink.open_mailbox(ctx, tmp.path()).unwrap();
-    w.write_message(&message).unwrap();
-    let stats = w.finish().unwrap();
+    let stats = write_mailbox(&sink, tmp.path(), "k", std::slice::from_ref(&message)).unwrap();
     assert!(blob.is_streamed(), "the attachment was collected whole");
-    assert!(
-        inner_blob.is_streamed(),
-        "the embedded attachment was collected"
-    );
-    let before_last = (PIECES as u64 - 1) * PIECE as u64;
-    assert!(
-        source.watched() + 70_000 >= before_last,
-        "{} bytes in the file before the last piece",
-        source.watched()
-    );
+    assert!(inner_blob.is_streamed(), "the embedded one was collected");
+    assert!(source.watched() + 70_000 >= source.bytes_before_last());
     let written = std::fs::read(&file).unwrap();
     assert_eq!(stats.bytes, written.len() as u64);
     let mut whole = Vec::new();

@@ -1133,33 +1133,18 @@ fn streamed_attachments_are_written_as_they_are_read() {
     use mailmig_ir::synth::PatternPieces;
     use std::sync::Arc;
 
-    const PIECE: usize = 64 * 1024;
-    const PIECES: usize = 64;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.pst");
-    let source = Arc::new(PatternPieces::new(PIECE, PIECES, Some(path.clone())));
+    let source = Arc::new(PatternPieces::new(64 * 1024, 64, Some(path.clone())));
+    let (mut message, blob) = PatternPieces::message(source.clone(), "large.bin");
     let ole_source = Arc::new(PatternPieces::new(5000, 3, None));
-    let (blob, ole) = (
-        Blob::streamed(source.clone()),
-        Blob::streamed(ole_source.clone()),
-    );
-    let message = Message {
-        subject: Some("large".into()),
-        attachments: vec![
-            Attachment {
-                name: Some("large.bin".into()),
-                content: AttachmentContent::Data(blob.clone()),
-                ..Attachment::default()
-            },
-            Attachment {
-                kind: AttachmentKind::Ole,
-                name: Some("object".into()),
-                content: AttachmentContent::Data(ole.clone()),
-                ..Attachment::default()
-            },
-        ],
-        ..Message::default()
-    };
+    let ole = Blob::streamed(ole_source.clone());
+    message.attachments.push(Attachment {
+        kind: AttachmentKind::Ole,
+        name: Some("object".into()),
+        content: AttachmentContent::Data(ole.clone()),
+        ..Attachment::default()
+    });
     let written = write_pst(
         dir.path(),
         "big",
@@ -1170,12 +1155,7 @@ fn streamed_attachments_are_written_as_they_are_read() {
     assert_eq!(written, path);
     assert!(blob.is_streamed(), "the attachment was collected whole");
     assert!(ole.is_streamed(), "the OLE storage was collected whole");
-    let before_last = (PIECES as u64 - 1) * PIECE as u64;
-    assert!(
-        source.watched() + (1 << 20) >= before_last,
-        "{} bytes in the file before the last piece",
-        source.watched()
-    );
+    assert!(source.watched() + (1 << 20) >= source.bytes_before_last());
     let (_, back) = read_pst(&path, true).unwrap();
     let m = back
         .iter()
