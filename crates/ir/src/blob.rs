@@ -214,7 +214,8 @@ impl Serialize for Blob {
 ///
 /// Should a streamed blob's source fail (its input changed under the run), the text is that of
 /// the bytes it produced, as [`Blob::as_bytes`] keeps them. `fmt::Error` is returned only when
-/// the formatter itself fails.
+/// the formatter itself fails: `serde_json`'s `collect_str` expects a formatting error to come
+/// from its own writer, and panics on one that does not.
 struct Base64Text<'a>(&'a Blob);
 
 /// Input bytes encoded per call of the formatter: a multiple of 3, so that only the last call
