@@ -21,7 +21,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 pub use mailmig_ir::blob::RELEASE_EVERY;
-use mailmig_ir::blob::{FileMap, SharedBytes, release_due};
+use mailmig_ir::blob::{FileMap, SharedBytes, release_when_due};
 use mailmig_ir::codepage;
 use mailmig_ir::dates::{DEFAULT_YEAR_PIVOT, DateOrder};
 use mailmig_ir::{
@@ -452,11 +452,7 @@ impl Iterator for ExportReader {
         }
         self.stats.messages += 1;
         self.pos = end.max(line_at(data, start, len).next);
-        if let Some(map) = &self.file_map
-            && release_due(self.pos, &mut self.released_at)
-        {
-            map.release_pages();
-        }
+        release_when_due(self.file_map.as_ref(), self.pos, &mut self.released_at);
         Some(Ok(msg))
     }
 }

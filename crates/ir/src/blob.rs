@@ -303,6 +303,17 @@ pub fn release_due(pos: usize, released_at: &mut usize) -> bool {
     due
 }
 
+/// [`release_due`] for a forward reader that may be reading through a map: releases `map`'s
+/// pages ([`FileMap::release_pages`]) once [`RELEASE_EVERY`] bytes have been read since
+/// `released_at`. Does nothing without a map.
+pub fn release_when_due(map: Option<&FileMap>, pos: usize, released_at: &mut usize) {
+    if let Some(m) = map
+        && release_due(pos, released_at)
+    {
+        m.release_pages();
+    }
+}
+
 /// A read-only memory map of an input file whose resident pages a reader can release as it
 /// goes ([`FileMap::release_pages`]), so that streaming through a file of many gigabytes does
 /// not leave every page it read mapped. Its bytes ([`FileMap::bytes`]) back [`Blob::window`]s.

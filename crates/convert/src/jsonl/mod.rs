@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
 
-use mailmig_ir::blob::{FileMap, SharedBytes, release_due};
+use mailmig_ir::blob::{FileMap, SharedBytes, release_when_due};
 use mailmig_ir::{
     Budget, Detection, Driver, Finding, Folder, Inspection, Limits, MailboxInfo, MailboxSection,
     Message, OpenOptions, PostOffice, Severity, SkippedItem, Source, SourceError, Warning,
@@ -102,17 +102,6 @@ fn map_file(path: &Path) -> Result<FileMap, JsonlError> {
         path: path.to_path_buf(),
         source,
     })
-}
-
-/// Releases `map`'s pages once [`RELEASE_EVERY`](mailmig_ir::blob::RELEASE_EVERY) bytes have
-/// been read since `released_at` ([`release_due`]), so that reading a file of many gigabytes
-/// line by line does not keep every page it read mapped.
-fn release_as_read(map: Option<&FileMap>, pos: usize, released_at: &mut usize) {
-    if let Some(m) = map
-        && release_due(pos, released_at)
-    {
-        m.release_pages();
-    }
 }
 
 /// One line of a buffer: 1-based number, byte offset and content without the line end.
@@ -235,7 +224,7 @@ impl JsonlSource {
         let mut orphans: Option<(u64, u64)> = None; // (line of damaged mailbox, count)
         let mut before = lines.pos;
         while let Some(line) = lines.next(bytes) {
-            release_as_read(map.as_deref(), lines.pos, &mut released_at);
+            release_when_due(map.as_deref(), lines.pos, &mut released_at);
             if is_blank(line.bytes) {
                 before = lines.pos;
                 continue;
@@ -598,7 +587,7 @@ impl Iterator for MessageLines {
                 .at(self.lines.pos as u64)));
             }
             let line = self.lines.next(bytes)?;
-            release_as_read(self.map.as_deref(), self.lines.pos, &mut self.released_at);
+            release_when_due(self.map.as_deref(), self.lines.pos, &mut self.released_at);
             if is_blank(line.bytes) {
                 continue;
             }

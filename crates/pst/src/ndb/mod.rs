@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use mailmig_ir::blob::{SharedBytes, release_due};
+use mailmig_ir::blob::{SharedBytes, release_due, release_when_due};
 use mailmig_ir::{Blob, Limits, Warning};
 
 thread_local! {
@@ -71,11 +71,7 @@ impl mailmig_ir::blob::PieceSource for StreamedTree {
         // blocks read would not do: the next fault maps the pages around it again, up to the
         // kernel's fault-around window (or a whole large folio), behind as well as ahead.
         let (mut read, mut released_at) = (0usize, 0usize);
-        let release = || {
-            if let Some(m) = &self.file_map {
-                m.release_pages();
-            }
-        };
+        let map = self.file_map.as_deref();
         for b in &self.blocks {
             let changed = || {
                 std::io::Error::other(format!(
@@ -103,11 +99,11 @@ impl mailmig_ir::blob::PieceSource for StreamedTree {
             };
             piece(decoded)?;
             read += usize::from(b.cb);
-            if release_due(read, &mut released_at) {
-                release();
-            }
+            release_when_due(map, read, &mut released_at);
         }
-        release();
+        if let Some(m) = map {
+            m.release_pages();
+        }
         Ok(())
     }
 }
