@@ -655,9 +655,9 @@ fn nested_subnodes_three_levels() {
     verify(&w, &nodes, CryptMethod::None);
 }
 
-#[test]
-fn thousands_of_nodes_make_two_level_trees() {
-    // Added in a scrambled NID order.
+/// 5,000 message-like nodes added in a scrambled NID order, and their folder: enough for
+/// two-level NBT and BBT.
+fn thousands_of_nodes() -> Vec<(u32, u32, NodeContent)> {
     let mut nodes: Vec<(u32, u32, NodeContent)> = (0..5000u32)
         .map(|i| {
             let k = (i * 7919) % 5000;
@@ -669,6 +669,12 @@ fn thousands_of_nodes_make_two_level_trees() {
         })
         .collect();
     nodes.push((0x8022, 0x122, leaf(blocks(1, &[10]))));
+    nodes
+}
+
+#[test]
+fn thousands_of_nodes_make_two_level_trees() {
+    let nodes = thousands_of_nodes();
     let w = write(&nodes, CryptMethod::Permute);
     verify(&w, &nodes, CryptMethod::Permute);
     assert!(
@@ -1183,4 +1189,48 @@ fn a_stream_that_fails_or_falls_short_fails_the_node() {
         assert_eq!(w.node_count(), 0);
         assert!(w.add_node(0x41, 0, leaf(blocks(1, &[10]))).is_err());
     }
+}
+
+#[test]
+fn b_tree_pages_read_again_come_from_the_page_cache_within_its_budget() {
+    use mailmig_pst::ndb::btree::PAGE_CACHE_BYTES;
+    let nodes = thousands_of_nodes();
+    let w = write(&nodes, CryptMethod::None);
+    assert!(w.summary.nbt_levels >= 2 && w.summary.bbt_levels >= 2);
+    let ndb = open(&w.data);
+    let some: Vec<u32> = nodes.iter().step_by(997).map(|n| n.0).collect();
+    let first: Vec<_> = some
+        .iter()
+        .map(|&nid| ndb.lookup_node(nid).unwrap())
+        .collect();
+    assert!(ndb.touched_bytes() > 0);
+    assert!(ndb.cached_page_bytes() > 0);
+    // The same lookups again: every page they need is cached, so the file map is not touched
+    // (and a released map would not be faulted back in).
+    ndb.forget_touched();
+    let again: Vec<_> = some
+        .iter()
+        .map(|&nid| ndb.lookup_node(nid).unwrap())
+        .collect();
+    assert_eq!(again, first);
+    assert_eq!(
+        ndb.touched_bytes(),
+        0,
+        "cached pages were read from the map again"
+    );
+    // Every node and every block looked up: far more pages than the cache holds. The cache
+    // stays within its budget and every lookup still agrees with an NDB that caches nothing
+    // yet (a fresh one per lookup would be slow; one fresh NDB reads each page once).
+    let fresh = open(&w.data);
+    for (nid, _, _) in &nodes {
+        let e = ndb.lookup_node(*nid).unwrap();
+        assert_eq!(e, fresh.lookup_node(*nid).unwrap());
+        assert_eq!(
+            ndb.lookup_block(e.bid_data).unwrap(),
+            fresh.lookup_block(e.bid_data).unwrap()
+        );
+        assert!(ndb.cached_page_bytes() <= PAGE_CACHE_BYTES);
+    }
+    // The NBT's leaf entries alone (32 bytes each) fill more than twice the cache.
+    assert!(w.summary.nodes as usize * 32 > 2 * PAGE_CACHE_BYTES);
 }

@@ -2,7 +2,8 @@
 //! lookups by binary search, full walks with cycle detection, root validation and the
 //! page-scan root recovery of format notes §15 rule 2.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use super::{Bref, Format, Ndb, NdbError, pst_crc};
 
@@ -60,20 +61,76 @@ pub struct BlockEntry {
     pub inflated: u16,
 }
 
-/// A validated B-tree page, borrowed from the file.
-pub(crate) struct Page<'a> {
-    pub entries: &'a [u8],
+/// A validated B-tree page: the page's bytes (shared with the [`PageCache`]) and its
+/// BTPAGE fields (MS-PST 2.2.2.7.7.1).
+pub(crate) struct Page {
+    raw: Arc<[u8]>,
     pub cent: usize,
     pub cbent: usize,
     pub level: u8,
     pub ib: u64,
 }
 
-impl Page<'_> {
+impl Page {
     pub fn entry(&self, i: usize) -> &[u8] {
-        self.entries
+        if i >= self.cent {
+            return &[];
+        }
+        self.raw
             .get(i * self.cbent..(i + 1) * self.cbent)
             .unwrap_or(&[])
+    }
+}
+
+/// Bytes of B-tree pages an [`Ndb`] keeps in memory, out of the file map, so that the pages
+/// every lookup reads (those near each root) are checked once and do not keep their windows
+/// of the map resident: 16 pages of a 4K-page OST, 128 of a PST.
+pub const PAGE_CACHE_BYTES: usize = 64 * 1024;
+
+/// The B-tree pages read most recently, copied out of the file map and keyed by file offset,
+/// up to [`PAGE_CACHE_BYTES`].
+///
+/// Every lookup descends from the root, so a few pages near the top of each tree are read for
+/// every block and node. Kept here, they are checked (CRC, signature) once instead of at every
+/// read, and the file map's windows that hold them need not stay resident: the map can be
+/// released as often as its budget asks without faulting them back in after each release.
+/// When full, the half used least recently is dropped (amortised constant time per page).
+#[derive(Default)]
+pub(crate) struct PageCache {
+    pages: HashMap<u64, (Arc<[u8]>, u64)>,
+    bytes: usize,
+    tick: u64,
+}
+
+impl PageCache {
+    /// Bytes of the pages held.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    fn get(&mut self, ib: u64) -> Option<Arc<[u8]>> {
+        self.tick += 1;
+        let tick = self.tick;
+        self.pages.get_mut(&ib).map(|(p, used)| {
+            *used = tick;
+            p.clone()
+        })
+    }
+
+    fn insert(&mut self, ib: u64, page: Arc<[u8]>) {
+        if self.bytes + page.len() > PAGE_CACHE_BYTES && !self.pages.is_empty() {
+            let mut ticks: Vec<u64> = self.pages.values().map(|(_, t)| *t).collect();
+            let mid = ticks.len() / 2;
+            let (_, median, _) = ticks.select_nth_unstable(mid);
+            let median = *median;
+            self.pages.retain(|_, (_, t)| *t > median);
+            self.bytes = self.pages.values().map(|(p, _)| p.len()).sum();
+        }
+        self.tick += 1;
+        self.bytes += page.len();
+        if let Some((old, _)) = self.pages.insert(ib, (page, self.tick)) {
+            self.bytes -= old.len();
+        }
     }
 }
 
@@ -87,11 +144,17 @@ pub fn signature(ib: u64, bid: u64) -> u16 {
 impl Ndb {
     /// Reads and validates the B-tree page at `r` (format notes §3.1 "Validation"): `ptype`
     /// twice, the trailer BID, `cEnt`/`cbEnt` fitting the page. CRC and signature mismatches are
-    /// warnings, reported once per page.
-    pub(crate) fn page(&self, r: Bref, ptype: u8) -> Result<Page<'_>, NdbError> {
+    /// warnings, checked when the page is read from the file (not again while the
+    /// [`PageCache`] keeps it).
+    pub(crate) fn page(&self, r: Bref, ptype: u8) -> Result<Page, NdbError> {
         let f = self.format();
         let ps = f.page_size();
-        let raw = self.slice("BTPAGE", r.ib, ps)?;
+        let cached = self.pages.lock().ok().and_then(|mut c| c.get(r.ib));
+        let fresh = cached.is_none();
+        let raw: Arc<[u8]> = match cached {
+            Some(p) => p,
+            None => Arc::from(self.slice("BTPAGE", r.ib, ps)?),
+        };
         let t = f.page_trailer();
         let pt = raw.get(t).copied().unwrap_or(0);
         let pt2 = raw.get(t + 1).copied().unwrap_or(0);
@@ -103,8 +166,8 @@ impl Ndb {
             });
         }
         let (crc, bid) = match f {
-            Format::Ansi => (le32(raw, t + 8), u64::from(le32(raw, t + 4))),
-            _ => (le32(raw, t + 4), le64(raw, t + 8)),
+            Format::Ansi => (le32(&raw, t + 8), u64::from(le32(&raw, t + 4))),
+            _ => (le32(&raw, t + 4), le64(&raw, t + 8)),
         };
         if bid & !1 != r.bid & !1 {
             return Err(NdbError::Field {
@@ -113,7 +176,7 @@ impl Ndb {
                 value: bid,
             });
         }
-        if self.check_crc {
+        if fresh && self.check_crc {
             let c = pst_crc(raw.get(..t).unwrap_or(&[]));
             if c != crc {
                 self.warn_once(
@@ -137,6 +200,9 @@ impl Ndb {
                     r.ib,
                 );
             }
+        }
+        if fresh && let Ok(mut c) = self.pages.lock() {
+            c.insert(r.ib, raw.clone());
         }
         let (area, cent, cbent, level) = match f {
             Format::Ansi => (
@@ -191,7 +257,7 @@ impl Ndb {
             cent
         };
         Ok(Page {
-            entries: raw.get(..cent * cbent).unwrap_or(&[]),
+            raw,
             cent,
             cbent,
             level,
@@ -204,12 +270,7 @@ impl Ndb {
     }
 
     /// Descends a B-tree to the leaf entry whose key equals `key`.
-    fn descend(
-        &self,
-        root: Bref,
-        ptype: u8,
-        key: u64,
-    ) -> Result<Option<(Page<'_>, usize)>, NdbError> {
+    fn descend(&self, root: Bref, ptype: u8, key: u64) -> Result<Option<(Page, usize)>, NdbError> {
         let ks = self.format().id_size();
         let mask = if ptype == PTYPE_BBT { !1u64 } else { u64::MAX };
         let key = key & mask;

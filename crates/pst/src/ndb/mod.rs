@@ -2,8 +2,9 @@
 //! (MS-PST 2.2.2; format notes §2–§7).
 //!
 //! [`Ndb`] holds the file bytes (a memory map, shared) and the header. Lookups descend the
-//! B-trees from their root page each time, with a binary search in every page; pages are read
-//! in place from the map, so no tree is ever loaded whole.
+//! B-trees from their root page each time, with a binary search in every page; the pages read
+//! most recently are kept in a bounded cache ([`btree::PAGE_CACHE_BYTES`]), so no tree is ever loaded
+//! whole.
 
 pub mod btree;
 pub mod crypt;
@@ -322,6 +323,8 @@ pub struct Ndb {
     reported: Mutex<HashSet<(u8, u64)>>,
     check_crc: bool,
     touched: Touched,
+    /// B-tree pages read recently, kept out of the file map.
+    pages: Mutex<btree::PageCache>,
     /// The memory map under `data`, when it is one: its pages are released as reads go.
     file_map: Option<Arc<crate::source::FileMap>>,
     /// Data trees claiming at least this many bytes are streamed ([`STREAMED_BLOB_MIN`]
@@ -368,6 +371,7 @@ impl Ndb {
             reported: Mutex::new(HashSet::new()),
             check_crc: !cfg!(fuzzing),
             touched: Touched::new(len),
+            pages: Mutex::default(),
             file_map: None,
             streamed_min: STREAMED_BLOB_MIN,
         };
@@ -1115,6 +1119,7 @@ impl Ndb {
             reported: Mutex::new(HashSet::new()),
             check_crc: false,
             touched: Touched::new(0),
+            pages: Mutex::default(),
             file_map: None,
             streamed_min: STREAMED_BLOB_MIN,
         }
@@ -1161,6 +1166,12 @@ impl Ndb {
     /// Starts [`Ndb::touched_bytes`] again from zero (after the map's pages were released).
     pub fn forget_touched(&self) {
         self.touched.clear();
+    }
+
+    /// Bytes of B-tree pages held in the page cache (at most
+    /// [`PAGE_CACHE_BYTES`](btree::PAGE_CACHE_BYTES)).
+    pub fn cached_page_bytes(&self) -> usize {
+        self.pages.lock().map(|c| c.bytes()).unwrap_or(0)
     }
 }
 
