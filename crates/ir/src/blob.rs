@@ -56,6 +56,8 @@ enum Repr {
         /// The bytes collected whole, the first time something asked for them as one slice.
         whole: Arc<OnceLock<Vec<u8>>>,
     },
+    /// A copy of borrowed bytes: one allocation, where a `Vec` under a [`SharedBytes`] takes two.
+    Copied(Arc<[u8]>),
 }
 
 impl Blob {
@@ -124,6 +126,7 @@ impl Blob {
                 });
                 v
             }),
+            Repr::Copied(bytes) => bytes,
         }
     }
 
@@ -144,6 +147,7 @@ impl Blob {
         match &self.repr {
             Repr::Window { len, .. } => *len,
             Repr::Streamed { source, .. } => source.len(),
+            Repr::Copied(bytes) => bytes.len(),
         }
     }
 
@@ -167,7 +171,9 @@ impl From<Vec<u8>> for Blob {
 
 impl From<&[u8]> for Blob {
     fn from(v: &[u8]) -> Self {
-        Self::from_vec(v.to_vec())
+        Self {
+            repr: Repr::Copied(Arc::from(v)),
+        }
     }
 }
 
@@ -436,6 +442,27 @@ mod tests {
         assert_eq!(at, 3 * RELEASE_EVERY);
         // A position behind the last release is not due.
         assert!(!release_due(0, &mut at));
+    }
+
+    #[test]
+    fn a_copied_slice_reads_like_an_owned_vec() {
+        for bytes in [&b""[..], b"x", b"hello world"] {
+            let copied = Blob::from(bytes);
+            let owned = Blob::from_vec(bytes.to_vec());
+            assert_eq!(copied.as_bytes(), bytes);
+            assert_eq!(copied.len(), bytes.len());
+            assert_eq!(copied, owned);
+            assert!(!copied.is_streamed());
+            let mut pieces = Vec::new();
+            copied
+                .pieces(&mut |p| {
+                    pieces.extend_from_slice(p);
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(pieces, bytes);
+            assert_eq!(copied.clone().as_bytes(), bytes);
+        }
     }
 
     #[test]
