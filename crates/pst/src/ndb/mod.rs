@@ -2,9 +2,9 @@
 //! (MS-PST 2.2.2; format notes §2–§7).
 //!
 //! [`Ndb`] holds the file bytes (a memory map, shared) and the header. Lookups descend the
-//! B-trees from their root page each time, with a binary search in every page; the pages read
-//! most recently are kept in a bounded cache ([`btree::PAGE_CACHE_BYTES`]), so no tree is ever loaded
-//! whole.
+//! B-trees from their root page each time, with a binary search in every page. The pages read
+//! most recently are kept in a bounded cache ([`btree::PAGE_CACHE_BYTES`]); no tree is ever
+//! loaded whole.
 
 pub mod btree;
 pub mod crypt;
