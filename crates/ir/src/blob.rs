@@ -215,8 +215,9 @@ impl Serialize for Blob {
     }
 }
 
-/// The standard base64 text of a [`Blob`] as [`fmt::Display`], encoded from
-/// [`Blob::pieces`] a few kilobytes at a time.
+/// The standard base64 text of a [`Blob`] as [`fmt::Display`]: [`Blob::pieces`] go through
+/// base64's own streaming encoder ([`base64::write::EncoderWriter`], which carries the bytes
+/// of an unfinished 3-byte group from one piece to the next) into the formatter.
 ///
 /// Should a streamed blob's source fail (its input changed under the run), the text is that of
 /// the bytes it produced, as [`Blob::as_bytes`] keeps them. `fmt::Error` is returned only when
@@ -224,61 +225,44 @@ impl Serialize for Blob {
 /// from its own writer, and panics on one that does not.
 struct Base64Text<'a>(&'a Blob);
 
-/// Input bytes encoded per call of the formatter: a multiple of 3, so that only the last call
-/// of a piece carries bytes over to the next.
-const BASE64_CHUNK: usize = 3 * 1024;
-
 impl fmt::Display for Base64Text<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let engine = &base64::engine::general_purpose::STANDARD;
-        let mut carry = [0u8; 3];
-        let mut carried = 0usize;
-        let mut out = [0u8; BASE64_CHUNK / 3 * 4];
-        let mut write = |f: &mut fmt::Formatter<'_>, input: &[u8]| -> fmt::Result {
-            let n = engine
-                .encode_slice(input, &mut out)
-                .map_err(|_| fmt::Error)?;
-            // Base64 output is ASCII.
-            let text = std::str::from_utf8(out.get(..n).unwrap_or(&[])).map_err(|_| fmt::Error)?;
-            f.write_str(text)
-        };
-        let mut formatter_failed = false;
-        let _source_result = self.0.pieces(&mut |mut piece| {
-            let mut step = || -> fmt::Result {
-                if carried > 0 {
-                    let take = (3 - carried).min(piece.len());
-                    let (head, rest) = piece.split_at(take);
-                    if let Some(slot) = carry.get_mut(carried..carried + take) {
-                        slot.copy_from_slice(head);
-                    }
-                    carried += take;
-                    piece = rest;
-                    if carried < 3 {
-                        return Ok(());
-                    }
-                    write(f, &carry)?;
-                    carried = 0;
-                }
-                let whole = piece.len() - piece.len() % 3;
-                let (full, tail) = piece.split_at(whole);
-                for chunk in full.chunks(BASE64_CHUNK) {
-                    write(f, chunk)?;
-                }
-                if let Some(slot) = carry.get_mut(..tail.len()) {
-                    slot.copy_from_slice(tail);
-                }
-                carried = tail.len();
-                Ok(())
-            };
-            step().map_err(|_| {
-                formatter_failed = true;
-                std::io::Error::other("formatter failed")
-            })
-        });
-        if formatter_failed {
+        let mut out = FormatterWriter { f, failed: false };
+        let mut encoder =
+            base64::write::EncoderWriter::new(&mut out, &base64::engine::general_purpose::STANDARD);
+        let _source_result = self
+            .0
+            .pieces(&mut |piece| std::io::Write::write_all(&mut encoder, piece));
+        // Written once, after the last piece, whether the source ended or failed.
+        let _finished = encoder.finish();
+        drop(encoder);
+        if out.failed {
             return Err(fmt::Error);
         }
-        write(f, carry.get(..carried).unwrap_or(&[]))
+        Ok(())
+    }
+}
+
+/// A formatter as an [`std::io::Write`] for base64's encoder, remembering whether the formatter
+/// failed (the only error [`Base64Text`] passes on). Base64 output is ASCII, so every write is
+/// text.
+struct FormatterWriter<'a, 'b> {
+    f: &'a mut fmt::Formatter<'b>,
+    failed: bool,
+}
+
+impl std::io::Write for FormatterWriter<'_, '_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = std::str::from_utf8(buf).map_err(std::io::Error::other)?;
+        if self.failed || self.f.write_str(text).is_err() {
+            self.failed = true;
+            return Err(std::io::Error::other("formatter failed"));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
