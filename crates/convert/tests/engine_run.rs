@@ -96,6 +96,42 @@ fn jobs_four_is_byte_identical_to_jobs_one() {
 }
 
 #[test]
+fn largest_estimated_work_starts_first_and_commits_keep_mailbox_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let behaviours = || {
+        (0..6)
+            .map(|i| Behaviour::Messages(i + 1))
+            .collect::<Vec<_>>()
+    };
+    let mut source = MemSource::new(behaviours());
+    source.estimates = vec![Some(1), Some(50), None, Some(7), Some(50), Some(0)];
+    let order = Arc::clone(&source.open_order);
+    let estimated = tmp.path().join("estimated");
+    let report = engine::run(
+        Arc::new(source),
+        Arc::new(FileSink::default()),
+        &options(&estimated, 1),
+    )
+    .unwrap();
+    // Largest first; ties and mailboxes without an estimate keep their order.
+    assert_eq!(*order.lock().unwrap(), [1, 4, 3, 0, 2, 5]);
+    let keys: Vec<&str> = report.mailboxes.iter().map(|m| m.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "user000", "user001", "user002", "user003", "user004", "user005"
+        ]
+    );
+    // Without estimates: opened in order, and the same output.
+    let plain_source = MemSource::new(behaviours());
+    let plain_order = Arc::clone(&plain_source.open_order);
+    let plain = tmp.path().join("plain");
+    run(plain_source, &plain, 1);
+    assert_eq!(*plain_order.lock().unwrap(), [0, 1, 2, 3, 4, 5]);
+    assert_same_tree(&snapshot(&plain), &snapshot(&estimated));
+}
+
+#[test]
 fn workers_are_kept_between_mailboxes() {
     for jobs in [1, 3] {
         let tmp = tempfile::tempdir().unwrap();

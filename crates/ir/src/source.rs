@@ -72,6 +72,16 @@ pub trait Source: Send + Sync {
         mailbox: &MailboxInfo,
         budget: &Budget,
     ) -> Result<MailboxSection<'s>, SourceError>;
+
+    /// How much work converting mailbox `index` of [`Source::mailboxes`] is, in a unit of the
+    /// source's choosing that is comparable between its mailboxes (the PST source counts
+    /// message nodes), or `None` when the source cannot tell cheaply. The engine starts the
+    /// largest first, so that a long mailbox does not start last and run alone; the output does
+    /// not depend on it. By default `None` for every mailbox: they start in order.
+    fn work_estimate(&self, index: usize) -> Option<u64> {
+        let _ = index;
+        None
+    }
 }
 
 /// The position of `mailbox` (matched by key) in a source's `mailboxes`, or

@@ -10,7 +10,7 @@ use mailmig_ir::{
 };
 
 use crate::messaging::{MessageIter, NBT_WALK_FAILED, ORPHAN_FOLDER_ID, PstStore};
-use crate::ndb::{Header, NdbError};
+use crate::ndb::{Header, NID_TYPE_NORMAL_MESSAGE, NdbError, nid_type};
 
 pub use mailmig_ir::blob::FileMap;
 
@@ -218,12 +218,15 @@ pub struct PstSource {
     mailboxes: Vec<MailboxInfo>,
     stores: Vec<PstStore>,
     options: OpenOptions,
+    /// Message nodes in each store's node B-tree ([`Source::work_estimate`]).
+    message_nodes: Vec<Option<u64>>,
 }
 
 impl PstSource {
     /// Opens the files (header and store properties only).
     pub fn open(paths: &[PathBuf], options: &OpenOptions) -> Result<Self, SourceError> {
         let mut stores = Vec::with_capacity(paths.len());
+        let mut message_nodes = Vec::with_capacity(paths.len());
         let mut mailboxes: Vec<MailboxInfo> = Vec::with_capacity(paths.len());
         let mut directory = Directory::default();
         let mut warnings = Vec::new();
@@ -261,6 +264,7 @@ impl PstSource {
                 properties,
                 ..MailboxInfo::default()
             });
+            message_nodes.push(count_message_nodes(&store));
             stores.push(store);
         }
         let name = match paths {
@@ -279,6 +283,7 @@ impl PstSource {
             mailboxes,
             stores,
             options: options.clone(),
+            message_nodes,
         })
     }
 
@@ -288,9 +293,29 @@ impl PstSource {
     }
 }
 
+/// The normal-message nodes in `store`'s node B-tree, or `None` when the tree cannot be walked
+/// to the end: a measure of the work its conversion is that opening the store does not give.
+/// The walk reads only NBT pages (a few per thousand messages), whose mapped pages are released
+/// after it.
+fn count_message_nodes(store: &PstStore) -> Option<u64> {
+    let mut n = 0u64;
+    let walked = store.ndb().walk_nodes(&mut |e| {
+        if nid_type(e.nid) == NID_TYPE_NORMAL_MESSAGE {
+            n += 1;
+        }
+        true
+    });
+    store.release_pages();
+    walked.ok().map(|_| n)
+}
+
 impl Source for PstSource {
     fn post_office(&self) -> &PostOffice {
         &self.post_office
+    }
+
+    fn work_estimate(&self, index: usize) -> Option<u64> {
+        self.message_nodes.get(index).copied().flatten()
     }
 
     fn mailboxes(&self) -> &[MailboxInfo] {

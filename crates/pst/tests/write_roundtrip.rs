@@ -1171,3 +1171,35 @@ fn streamed_attachments_are_written_as_they_are_read() {
         .collect();
     assert!(data == [&source.bytes()[..], &ole_source.bytes()[..]]);
 }
+
+#[test]
+fn work_estimate_counts_the_message_nodes() {
+    use mailmig_ir::synth::{SynthSource, SynthSpec};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut paths = Vec::new();
+    for (i, n) in [3u32, 40, 0].into_iter().enumerate() {
+        let src = SynthSource::new(SynthSpec {
+            users: 1,
+            messages_per_user: n,
+            embedded_every: 4,
+            ..SynthSpec::default()
+        });
+        let mb = src.mailboxes()[0].clone();
+        let sec = src.open_mailbox(&mb, &Budget::new(None)).unwrap();
+        let folders = sec.folders.clone();
+        let msgs: Vec<Message> = sec.messages.map(|m| m.unwrap()).collect();
+        assert_eq!(msgs.len(), n as usize);
+        paths.push(write_pst(
+            tmp.path(),
+            &format!("w{i}"),
+            &folders,
+            &msgs,
+            CryptMethod::None,
+        ));
+    }
+    let src = PstSource::open(&paths, &OpenOptions::default()).unwrap();
+    // Embedded messages live in attachments' subnodes, not in the node B-tree: not counted.
+    let estimates: Vec<Option<u64>> = (0..3).map(|i| src.work_estimate(i)).collect();
+    assert_eq!(estimates, [Some(3), Some(40), Some(0)]);
+    assert_eq!(src.work_estimate(3), None);
+}

@@ -365,8 +365,12 @@ pub fn run(
         .enumerate()
         .filter(|(_, s)| s.is_none())
         .map(|(i, _)| i)
-        .collect::<Vec<_>>()
-        .into_iter();
+        .collect::<Vec<_>>();
+    // The largest estimated work starts first, so that a long mailbox does not start last and
+    // run alone while the other workers idle. The sort is stable: mailboxes without an estimate
+    // (every one, for most sources) keep their order. Commits stay in mailbox order.
+    todo.sort_by_key(|&i| std::cmp::Reverse(source.work_estimate(i).unwrap_or(0)));
+    let mut todo = todo.into_iter();
     let mut outcomes: HashMap<usize, WorkerOutcome> = HashMap::new();
     let mut running: BTreeMap<usize, Running> = BTreeMap::new();
     let mut next_commit: usize = 0;

@@ -58,6 +58,10 @@ pub struct MemSource {
     pub opened: Arc<AtomicU64>,
     /// The threads mailboxes were opened on.
     pub threads: Arc<std::sync::Mutex<std::collections::HashSet<std::thread::ThreadId>>>,
+    /// The indexes of the mailboxes opened, in the order they were opened.
+    pub open_order: Arc<std::sync::Mutex<Vec<usize>>>,
+    /// What [`Source::work_estimate`] answers per mailbox (none when shorter).
+    pub estimates: Vec<Option<u64>>,
 }
 
 impl MemSource {
@@ -84,6 +88,8 @@ impl MemSource {
             pulled: Arc::new(AtomicU64::new(0)),
             opened: Arc::new(AtomicU64::new(0)),
             threads: Arc::default(),
+            open_order: Arc::default(),
+            estimates: Vec::new(),
         }
     }
 }
@@ -154,6 +160,10 @@ impl Source for MemSource {
         &self.infos
     }
 
+    fn work_estimate(&self, index: usize) -> Option<u64> {
+        self.estimates.get(index).copied().flatten()
+    }
+
     fn open_mailbox<'s>(
         &'s self,
         mailbox: &MailboxInfo,
@@ -165,6 +175,7 @@ impl Source for MemSource {
             .unwrap()
             .insert(std::thread::current().id());
         let mb = mailmig_ir::source::mailbox_index(&self.infos, mailbox)?;
+        self.open_order.lock().unwrap().push(mb);
         let behaviour = self.behaviours[mb].clone();
         let pulled = Arc::clone(&self.pulled);
         let count = move || {
