@@ -295,8 +295,8 @@ impl PstSource {
 
 /// The normal-message nodes in `store`'s node B-tree, or `None` when the tree cannot be walked
 /// to the end: a measure of the work its conversion is that opening the store does not give.
-/// The walk reads only NBT pages (a few per thousand messages), whose mapped pages are released
-/// after it.
+/// The walk reads only the NBT's pages (one leaf page per 15 to 20 nodes of any kind with
+/// 512-byte pages, far fewer with 4 KiB ones), and releases their mapped pages after it.
 fn count_message_nodes(store: &PstStore) -> Option<u64> {
     let mut n = 0u64;
     let walked = store.ndb().walk_nodes(&mut |e| {
