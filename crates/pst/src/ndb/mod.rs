@@ -20,9 +20,13 @@ use mailmig_ir::blob::{SharedBytes, release_due, release_when_due};
 use mailmig_ir::{Blob, Limits, Warning};
 
 thread_local! {
-    /// The zlib inflater for 4K-page OST blocks, kept per thread so that its state is not
-    /// allocated and cleared for every block.
+    /// The inflaters for 4K-page OST blocks, kept per thread so that their state is not
+    /// allocated for every block: libdeflate, which inflates a whole block in one call, about
+    /// twice as fast as zlib on these small blocks, and zlib (`flate2`), which reads every
+    /// stream libdeflate refuses ([`inflate_block`]).
     static INFLATER: RefCell<flate2::Decompress> = RefCell::new(flate2::Decompress::new(true));
+    static WHOLE_INFLATER: RefCell<Option<libdeflater::Decompressor>> =
+        const { RefCell::new(None) };
 }
 
 pub use btree::{BlockEntry, NodeEntry};
@@ -111,11 +115,16 @@ impl mailmig_ir::blob::PieceSource for StreamedTree {
 
 /// Inflates one 4K-page OST block's zlib stream into `out` (cleared first), at most `size`
 /// bytes, the block's inflated size: a stream that would inflate to more is cut there,
-/// whatever `out`'s capacity. The inflater's state (tens of KB) is reused per thread and reset
-/// for each block.
+/// whatever `out`'s capacity. A valid stream that fits is inflated by libdeflate
+/// ([`inflate_whole`]); any other goes through zlib, whose state (tens of KB) is reused per
+/// thread and reset for each block.
 fn inflate_block(stored: &[u8], size: usize, out: &mut Vec<u8>) -> Result<(), String> {
     out.clear();
     out.resize(size, 0);
+    if let Some(n) = inflate_whole(stored, out) {
+        out.truncate(n);
+        return Ok(());
+    }
     let run = |d: &mut flate2::Decompress, out: &mut [u8]| {
         d.reset(true);
         d.decompress(stored, out, flate2::FlushDecompress::Finish)
@@ -130,6 +139,21 @@ fn inflate_block(stored: &[u8], size: usize, out: &mut Vec<u8>) -> Result<(), St
         .map_err(|err| err.to_string())?;
     out.truncate(usize::try_from(n).unwrap_or(size));
     Ok(())
+}
+
+/// Inflates the zlib stream `stored` whole into `out` with libdeflate: `Some(length)` when the
+/// stream is valid, its Adler-32 matches and it fits in `out`; `None` otherwise. A `None`
+/// stream goes to zlib, which keeps what a damaged stream or one longer than its block yields,
+/// with the same warnings and errors as before libdeflate was used.
+fn inflate_whole(stored: &[u8], out: &mut [u8]) -> Option<usize> {
+    WHOLE_INFLATER
+        .try_with(|cell| {
+            let mut slot = cell.try_borrow_mut().ok()?;
+            let d = slot.get_or_insert_with(libdeflater::Decompressor::new);
+            d.zlib_decompress(stored, out).ok()
+        })
+        .ok()
+        .flatten()
 }
 
 /// Appends `stored`, the stored bytes of block `bid`, to `out` with the file's encoding
@@ -1307,6 +1331,51 @@ mod inflate_tests {
         assert!(out.len() < plain.len());
         assert_eq!(out, plain[..out.len()]);
         assert_eq!(codes(&ndb), ["pst.inflate-size"]);
+    }
+
+    #[test]
+    fn a_valid_stream_that_fits_is_inflated_whole_and_others_are_left_to_zlib() {
+        let plain = text(5000);
+        let z = zlib(&plain);
+        let mut out = vec![0u8; 6000];
+        assert_eq!(inflate_whole(&z, &mut out), Some(5000));
+        assert_eq!(out[..5000], plain[..]);
+        // Too long for its block, truncated, or with a wrong Adler-32: zlib's to read.
+        assert_eq!(inflate_whole(&z, &mut out[..1000]), None);
+        assert_eq!(inflate_whole(&z[..z.len() / 2], &mut out), None);
+        let mut bad_sum = z.clone();
+        if let Some(last) = bad_sum.last_mut() {
+            *last ^= 1;
+        }
+        assert_eq!(inflate_whole(&bad_sum, &mut out), None);
+        let ndb = Ndb::detached();
+        assert!(matches!(
+            ndb.inflate(&bad_sum, 5000, &entry()),
+            Err(NdbError::Inflate { .. })
+        ));
+    }
+
+    proptest::proptest! {
+        /// libdeflate and zlib read every stream alike: what libdeflate inflates, zlib
+        /// inflates to the same bytes.
+        #[test]
+        fn libdeflate_and_zlib_inflate_the_same_bytes(
+            plain in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..9000),
+            repeat in 1usize..40,
+            level in 0u32..10,
+        ) {
+            let plain: Vec<u8> = plain.iter().flat_map(|&b| std::iter::repeat_n(b, repeat)).take(9000).collect();
+            let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(level));
+            std::io::Write::write_all(&mut enc, &plain).unwrap();
+            let z = enc.finish().unwrap();
+            let mut fast = vec![0u8; plain.len()];
+            proptest::prop_assert_eq!(inflate_whole(&z, &mut fast), Some(plain.len()));
+            let mut d = flate2::Decompress::new(true);
+            let mut slow = vec![0u8; plain.len()];
+            d.decompress(&z, &mut slow, flate2::FlushDecompress::Finish).unwrap();
+            proptest::prop_assert_eq!(&fast, &slow);
+            proptest::prop_assert_eq!(&fast, &plain);
+        }
     }
 
     #[test]
