@@ -332,7 +332,7 @@ fn contents<'a>(data: &'a [u8], header: &Header) -> Option<(&'a [u8], bool)> {
 /// positions back, and references become slice copies within the output.
 fn decode_lzfu(body: &[u8], reserve: usize, cap: usize) -> (Vec<u8>, bool) {
     const PREFIX: usize = DICT_LEN + INITIAL_DICTIONARY.len();
-    let mut out = Vec::with_capacity(PREFIX.saturating_add(reserve));
+    let mut out = Vec::with_capacity(PREFIX.saturating_add(reserve).saturating_add(COPY));
     out.resize(DICT_LEN, 0);
     out.extend_from_slice(INITIAL_DICTIONARY);
     let limit = PREFIX.saturating_add(cap);
@@ -340,6 +340,12 @@ fn decode_lzfu(body: &[u8], reserve: usize, cap: usize) -> (Vec<u8>, bool) {
     out.drain(..PREFIX);
     (out, ended)
 }
+
+/// Bytes copied for every reference whose source lies at least this far back: the longest
+/// reference (17 bytes) rounded up to whole 8-byte moves. The output is reserved with this
+/// much room to spare, so that the bytes copied past a reference's end do not grow it while
+/// the stream holds to its `RAWSIZE`.
+const COPY: usize = 24;
 
 fn decode_into(body: &[u8], out: &mut Vec<u8>, limit: usize) -> bool {
     let mut input = body.iter().copied();
@@ -369,7 +375,13 @@ fn decode_into(body: &[u8], out: &mut Vec<u8>, limit: usize) -> bool {
                 }
                 let distance = (write.wrapping_sub(offset)) & DICT_MASK;
                 let start = out.len() - distance;
-                if distance >= length {
+                if distance >= COPY {
+                    // A copy of a fixed COPY bytes compiles to a few moves instead of a call;
+                    // the bytes past `length` are cut off again.
+                    let end = out.len() + length;
+                    out.extend_from_within(start..start + COPY);
+                    out.truncate(end);
+                } else if distance >= length {
                     out.extend_from_within(start..start + length);
                 } else {
                     // The source overlaps the bytes being written (a run): copy byte by byte.
@@ -544,6 +556,25 @@ pub(crate) mod tests {
             decompress_rtf(&compress(SPEC_SIMPLE_RAW), &limits()).unwrap(),
             SPEC_SIMPLE_RAW
         );
+    }
+
+    #[test]
+    fn fixed_size_reference_copies_neither_change_the_output_nor_grow_it() {
+        // Far references (copied COPY bytes at a time, then cut) and a run (copied byte by
+        // byte).
+        let mut raw = Vec::new();
+        for i in 0..400u32 {
+            raw.extend_from_slice(format!("<td class=c{}>cell</td>", i % 13).as_bytes());
+        }
+        raw.extend_from_slice(&[b'z'; 40]);
+        // Ends with a far reference, whose extra bytes would pass the reserved size.
+        raw.extend_from_slice(b"<td class=c5>cell</td>");
+        let packed = compress_rtf(&raw);
+        let out = decompress_rtf_lenient(&packed, &limits()).unwrap();
+        assert!(!out.truncated && out.crc_ok);
+        assert_eq!(out.rtf, raw);
+        let prefix = DICT_LEN + INITIAL_DICTIONARY.len();
+        assert!(out.rtf.capacity() <= prefix + raw.len() + COPY);
     }
 
     #[test]
