@@ -246,20 +246,9 @@ impl ByteTable {
                 at += 32;
                 continue;
             }
-            // The index bounds below are provable (two bytes index 65,536 entries,
-            // `p + 8 <= 135`), so the checks compile away.
-            let mut o = 0usize;
-            for word in words {
-                for k in 0..4 {
-                    let e = *self.pairs.get(usize::from((word >> (16 * k)) as u16))?;
-                    let p = o & 127;
-                    win.get_mut(p..p + 8)?.copy_from_slice(&e.to_le_bytes());
-                    let l = (e >> 56) as u8;
-                    o += usize::from(l & 7);
-                    flags |= l;
-                }
-            }
+            let (o, f) = self.store_pairs::<BLOCK_WINDOW, 127>(&words, win)?;
             at += o;
+            flags |= f;
         }
         let mut words = blocks.remainder().chunks_exact(8);
         for w in &mut words {
@@ -270,16 +259,9 @@ impl ByteTable {
                 at += 8;
                 continue;
             }
-            let mut o = 0usize;
-            for k in 0..4 {
-                let e = *self.pairs.get(usize::from((word >> (16 * k)) as u16))?;
-                let p = o & 31;
-                win.get_mut(p..p + 8)?.copy_from_slice(&e.to_le_bytes());
-                let l = (e >> 56) as u8;
-                o += usize::from(l & 7);
-                flags |= l;
-            }
+            let (o, f) = self.store_pairs::<WINDOW, 31>(&[word], win)?;
             at += o;
+            flags |= f;
         }
         for &b in words.remainder() {
             let b = usize::from(b);
@@ -290,6 +272,32 @@ impl ByteTable {
             flags |= l;
         }
         Some((at, flags))
+    }
+
+    /// Stores the pair entries of the byte pairs of `words` one after the other from the start
+    /// of `win`; returns the length written and the OR of the length entries. The index bounds
+    /// are provable (two bytes index 65,536 entries; `MASK + 8 <= N`, checked at compile time),
+    /// so the checks compile away.
+    #[inline(always)]
+    fn store_pairs<const N: usize, const MASK: usize>(
+        &self,
+        words: &[u64],
+        win: &mut [u8; N],
+    ) -> Option<(usize, u8)> {
+        const { assert!(MASK + 8 <= N) };
+        let mut o = 0usize;
+        let mut flags = 0u8;
+        for &word in words {
+            for k in 0..4 {
+                let e = *self.pairs.get(usize::from((word >> (16 * k)) as u16))?;
+                let p = o & MASK;
+                win.get_mut(p..p + 8)?.copy_from_slice(&e.to_le_bytes());
+                let l = (e >> 56) as u8;
+                o += usize::from(l & 7);
+                flags |= l;
+            }
+        }
+        Some((o, flags))
     }
 }
 
