@@ -1364,8 +1364,13 @@ mod inflate_tests {
             repeat in 1usize..40,
             level in 0u32..10,
         ) {
-            let plain: Vec<u8> = plain.iter().flat_map(|&b| std::iter::repeat_n(b, repeat)).take(9000).collect();
-            let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(level));
+            let plain: Vec<u8> = plain
+                .iter()
+                .flat_map(|&b| std::iter::repeat_n(b, repeat))
+                .take(9000)
+                .collect();
+            let mut enc =
+                flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(level));
             std::io::Write::write_all(&mut enc, &plain).unwrap();
             let z = enc.finish().unwrap();
             let mut fast = vec![0u8; plain.len()];
