@@ -376,8 +376,8 @@ fn decode_into(body: &[u8], out: &mut Vec<u8>, limit: usize) -> bool {
                 let distance = (write.wrapping_sub(offset)) & DICT_MASK;
                 let start = out.len() - distance;
                 if distance >= COPY {
-                    // A copy of a fixed COPY bytes compiles to a few moves instead of a call;
-                    // the bytes past `length` are cut off again.
+                    // A copy of a fixed size, which the compiler can inline, instead of one of
+                    // `length` bytes; the bytes past `length` are cut off again.
                     let end = out.len() + length;
                     out.extend_from_within(start..start + COPY);
                     out.truncate(end);
