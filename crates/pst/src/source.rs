@@ -32,6 +32,16 @@ fn ndb_error(path: &Path, e: NdbError) -> SourceError {
 
 /// Opens one store with the options.
 pub fn open_store(path: &Path, options: &OpenOptions) -> Result<PstStore, SourceError> {
+    let store = open_store_resident(path, options)?;
+    // Opening read the header and the store PC; none of it is needed resident
+    // until the mailbox is read.
+    store.release_pages();
+    Ok(store)
+}
+
+/// [`open_store`] without releasing the pages that opening read, for a caller that reads more
+/// of the store first and then releases them all at once.
+fn open_store_resident(path: &Path, options: &OpenOptions) -> Result<PstStore, SourceError> {
     let map = map_file(path)?;
     let mut store = PstStore::open(
         map.bytes(),
@@ -42,9 +52,6 @@ pub fn open_store(path: &Path, options: &OpenOptions) -> Result<PstStore, Source
     )
     .map_err(|e| ndb_error(path, e))?;
     store.set_file_map(map);
-    // Opening read the header and the store PC; none of it is needed resident
-    // until the mailbox is read.
-    store.release_pages();
     Ok(store)
 }
 
@@ -231,7 +238,9 @@ impl PstSource {
         let mut directory = Directory::default();
         let mut warnings = Vec::new();
         for path in paths {
-            let store = open_store(path, options)?;
+            // The pages read to open the store are released with those of its NBT, by
+            // `count_message_nodes` below.
+            let store = open_store_resident(path, options)?;
             let stem = path
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
