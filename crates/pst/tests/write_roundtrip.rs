@@ -54,6 +54,21 @@ fn write_pst(
     dir.join(format!("{name}.pst"))
 }
 
+/// Writes mailbox `mb` of the synthetic source `src` as a PST named `name`: its path and the
+/// messages written.
+fn write_synth_pst(
+    dir: &Path,
+    name: &str,
+    src: &mailmig_ir::synth::SynthSource,
+    mb: &MailboxInfo,
+    crypt: CryptMethod,
+) -> (PathBuf, Vec<Message>) {
+    let sec = src.open_mailbox(mb, &Budget::new(None)).unwrap();
+    let folders = sec.folders.clone();
+    let msgs: Vec<Message> = sec.messages.map(|m| m.unwrap()).collect();
+    (write_pst(dir, name, &folders, &msgs, crypt), msgs)
+}
+
 /// Reads a PST strictly: folders and messages (skipped items fail the test when `strict`).
 fn read_pst(path: &Path, strict: bool) -> Option<(Vec<Folder>, Vec<Message>)> {
     let opts = OpenOptions::default();
@@ -385,16 +400,8 @@ fn synthetic_post_office_round_trip() {
     });
     let tmp = tempfile::tempdir().unwrap();
     for (i, mb) in src.mailboxes().to_vec().iter().enumerate() {
-        let sec = src.open_mailbox(mb, &Budget::new(None)).unwrap();
-        let folders = sec.folders.clone();
-        let msgs: Vec<Message> = sec.messages.map(|m| m.unwrap()).collect();
-        let out = write_pst(
-            tmp.path(),
-            &format!("s{i}"),
-            &folders,
-            &msgs,
-            CryptMethod::Permute,
-        );
+        let (out, msgs) =
+            write_synth_pst(tmp.path(), &format!("s{i}"), &src, mb, CryptMethod::Permute);
         let (_, om) = read_pst(&out, true).unwrap();
         assert_eq!(om.len(), msgs.len());
         let subjects = |v: &[Message]| {
@@ -1185,17 +1192,10 @@ fn work_estimate_counts_the_message_nodes() {
             ..SynthSpec::default()
         });
         let mb = src.mailboxes()[0].clone();
-        let sec = src.open_mailbox(&mb, &Budget::new(None)).unwrap();
-        let folders = sec.folders.clone();
-        let msgs: Vec<Message> = sec.messages.map(|m| m.unwrap()).collect();
+        let (path, msgs) =
+            write_synth_pst(tmp.path(), &format!("w{i}"), &src, &mb, CryptMethod::None);
         assert_eq!(msgs.len(), n as usize);
-        paths.push(write_pst(
-            tmp.path(),
-            &format!("w{i}"),
-            &folders,
-            &msgs,
-            CryptMethod::None,
-        ));
+        paths.push(path);
     }
     let src = PstSource::open(&paths, &OpenOptions::default()).unwrap();
     // Embedded messages live in attachments' subnodes, not in the node B-tree: not counted.
