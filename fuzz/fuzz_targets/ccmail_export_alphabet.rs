@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mailmig_ccmail::{CcmailSink, ExportReader, ReaderConfig};
+use mailmig_ccmail::{CcmailSink, ExportReader, ReaderConfig, scan_folder_names};
 use mailmig_ir::Limits;
 
 const TOKENS: &[&[u8]] = &[
@@ -28,13 +28,22 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let cfg = ReaderConfig::new("alpha.ccm").with_limits(Limits::strict());
+    let scanned = scan_folder_names(&text, &cfg, &|| {});
     let sink = CcmailSink::new(850);
     let mut rewritten = Vec::new();
+    let mut folders: Vec<String> = Vec::new();
     for m in ExportReader::from_vec(text, cfg.clone()).take(100_000) {
         if let Ok(m) = m {
+            if let Some(f) = &m.folder
+                && !folders.iter().any(|n| n.eq_ignore_ascii_case(f))
+            {
+                folders.push(f.clone());
+            }
             rewritten.extend(sink.render_message(&m, &[]).bytes);
         }
     }
+    // The folder pre-scan walks the stream as the reader does, so it finds the reader's folders.
+    assert_eq!(scanned, folders, "folder pre-scan and reader disagree");
     let mut r = ExportReader::from_vec(rewritten, cfg);
     for m in r.by_ref() {
         assert!(m.is_ok(), "writer output must read back without skipped items");

@@ -2,6 +2,9 @@
 //! [`CcmailSink`] from `mailmig_ir::synth`, side by side with a plain `memchr` line scan over the
 //! same bytes (the floor any line-oriented reader pays).
 //!
+//! `prescan_folders` is the grammar walk alone (framing, header lines, no IR), as the folder
+//! pre-scan runs it before a mailbox is read.
+//!
 //! Messages per second are `messages` (printed at start) divided by the `parse_bytes` time.
 //!
 //! Time is the benchmark thread's CPU time, not wall time: the figure is "per core" as the
@@ -16,7 +19,7 @@ use std::sync::Arc;
 
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mailmig_ccmail::{CcmailSink, ExportReader, ReaderConfig};
+use mailmig_ccmail::{CcmailSink, ExportReader, ReaderConfig, scan_folder_names};
 use mailmig_ir::blob::SharedBytes;
 use mailmig_ir::synth::{SynthSource, SynthSpec};
 use mailmig_ir::{Budget, Source};
@@ -102,6 +105,16 @@ fn bench(c: &mut Criterion<ThreadCpuTime>) {
     g.warm_up_time(std::time::Duration::from_secs(1));
     g.throughput(Throughput::Bytes(bytes));
     g.bench_function("parse_bytes", |b| b.iter(|| parse_all(&streams)));
+    let cfg = ReaderConfig::default();
+    g.bench_function("prescan_folders", |b| {
+        b.iter(|| {
+            let mut folders = 0usize;
+            for s in &streams {
+                folders += scan_folder_names((**s).as_ref(), &cfg, &|| {}).len();
+            }
+            black_box(folders)
+        })
+    });
     g.bench_function("memchr_line_scan", |b| {
         b.iter(|| {
             let mut lines = 0usize;

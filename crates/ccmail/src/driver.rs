@@ -234,7 +234,10 @@ impl CcmailSource {
                 }
                 hints.push(stem);
                 if reader.date_order.is_none() && !evidence.is_settled() {
-                    evidence.merge(scan_date_order_releasing(data, &|| map.release_pages()));
+                    let cfg = ReaderConfig::default().with_limits(options.limits.clone());
+                    evidence.merge(scan_date_order_releasing(data, &cfg, &|| {
+                        map.release_pages()
+                    }));
                 }
                 files.push(StreamFile {
                     canonical: std::fs::canonicalize(&inp.path)
@@ -484,7 +487,7 @@ impl Source for CcmailSource {
         for (_, map) in &mapped {
             let bytes = map.bytes();
             let release = || map.release_pages();
-            for n in scan_folder_names((*bytes).as_ref(), self.cfg.code_page, &release) {
+            for n in scan_folder_names((*bytes).as_ref(), &self.cfg, &release) {
                 if !names.iter().any(|x| x.eq_ignore_ascii_case(&n)) {
                     names.push(n);
                 }

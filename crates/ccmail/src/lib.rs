@@ -46,7 +46,7 @@ pub use driver::{CcmailDriver, CcmailSource, ReaderOptions, name_key};
 pub use postoffice::{CcmailPostOfficeDriver, PostOfficeScan, scan_post_office};
 pub use stream::{
     ExportReader, FramingStats, RELEASE_EVERY, ReaderConfig, scan_date_order,
-    scan_date_order_releasing,
+    scan_date_order_releasing, scan_folder_names,
 };
 pub use writer::{CcmailSink, MAX_TEXT_ITEM, TextSplit};
 

@@ -16,6 +16,12 @@
 //! or by header lines) and are marked damaged (`ccmail.truncated-or-merged`). `Message:` and
 //! `Contents:` sizes are never used for framing; a mismatch is a warning. [`FramingStats`]
 //! counts which rule matched so the first real export can tell the true rule (§4.4, §12).
+//!
+//! The reader is two layers: a grammar walk (`walk_message`: size lines, header lines, items
+//! and their framing, embedded messages) that reports what it finds to a visitor, and the IR
+//! builder, the visitor that decodes text and makes [`Message`]s. The pre-scans
+//! ([`scan_date_order`], [`scan_folder_names`]) walk with visitors of their own, so they see
+//! exactly the header lines the reader interprets, never a line of an item's payload.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -472,12 +478,24 @@ impl Iterator for ExportReader {
         self.index += 1;
         let mut cx = Cx {
             data,
-            owner: &owner,
             cfg: &self.cfg,
-            dec: &self.decoder,
             stats: &mut self.stats,
         };
-        let (mut msg, end) = parse_message(&mut cx, start, len, self.index);
+        let mut builder = IrBuilder {
+            owner: &owner,
+            dec: &self.decoder,
+        };
+        let mut draft = Draft::default();
+        draft.msg.ids.native = Some(self.index.to_string());
+        draft.msg.ids.offset = Some(start as u64);
+        if !self.cfg.file.is_empty() {
+            draft.msg.ids.file = Some(self.cfg.file.clone());
+        }
+        let mut w = Vec::new();
+        let end = walk_message(&mut cx, &mut builder, &mut draft, start, len, &mut w);
+        let mut msg = draft.msg;
+        w.append(&mut msg.warnings);
+        msg.warnings = w;
         let skipped = data.get(from..start).unwrap_or(&[]);
         if skipped.iter().any(|b| !b.is_ascii_whitespace()) {
             msg.warnings.insert(
@@ -511,93 +529,272 @@ fn find_message(data: &[u8], from: usize, limit: usize) -> Option<usize> {
     None
 }
 
-/// Calls `hit` with the position of each match of `needle` in `data`, in order, until it
-/// returns `false`. The search runs over [`RELEASE_EVERY`] bytes at a time and calls
-/// `release` after each, so that a scan over a mapped file can release its pages as it goes.
-fn find_each(data: &[u8], needle: &[u8], release: &dyn Fn(), hit: &mut dyn FnMut(usize) -> bool) {
-    let finder = memchr::memmem::Finder::new(needle);
-    let mut from = 0;
-    while from < data.len() {
-        let end = from.saturating_add(RELEASE_EVERY).min(data.len());
-        // The window reaches into the next one by the needle's length less one, so that a
-        // match across the boundary is found here (and only here: it starts before `end`).
-        let reach = end
-            .saturating_add(needle.len().saturating_sub(1))
-            .min(data.len());
-        for at in finder.find_iter(data.get(from..reach).unwrap_or(&[])) {
-            if from + at >= end {
-                break;
-            }
-            if !hit(from + at) {
-                release();
-                return;
-            }
+/// Evidence for the day/month order from the `Date:` header lines of every message and
+/// embedded message, for notes §7 rule 2. Stops once the evidence is settled
+/// ([`OrderEvidence::is_settled`]), so month/day exports are not read to the end twice.
+pub fn scan_date_order(data: &[u8]) -> OrderEvidence {
+    scan_date_order_releasing(data, &ReaderConfig::default(), &|| {})
+}
+
+/// [`scan_date_order`] over a mapped file, read with `cfg`'s limits, calling `release` every
+/// [`RELEASE_EVERY`] bytes (to release the map's pages).
+pub fn scan_date_order_releasing(
+    data: &[u8],
+    cfg: &ReaderConfig,
+    release: &dyn Fn(),
+) -> OrderEvidence {
+    let mut scan = DateScan::default();
+    walk_messages(
+        data,
+        cfg,
+        &mut scan,
+        || (),
+        release,
+        |s| s.evidence.is_settled(),
+    );
+    scan.evidence
+}
+
+/// Folder names from the `Folder:` header lines of the top-level messages, in first-seen order
+/// and as [`ExportReader`] gives them in [`Message::folder`] (notes §4.8; the key is **[I]**,
+/// the real `/FOLDER` marker is unknown). `release` is called every [`RELEASE_EVERY`] bytes
+/// walked (to release a file map's pages; `&|| {}` for none).
+pub fn scan_folder_names(data: &[u8], cfg: &ReaderConfig, release: &dyn Fn()) -> Vec<String> {
+    let mut scan = FolderScan {
+        code_page: cfg.code_page,
+        names: Vec::new(),
+    };
+    walk_messages(data, cfg, &mut scan, || false, release, |_| false);
+    scan.names
+}
+
+/// [`scan_date_order`]'s visitor: the date at the start of every `Date:` header value.
+#[derive(Default)]
+struct DateScan {
+    evidence: OrderEvidence,
+}
+
+impl Visit for DateScan {
+    type Msg = ();
+
+    fn header(
+        &mut self,
+        _cx: &mut Cx<'_>,
+        _m: &mut (),
+        key: &[u8],
+        value: &[u8],
+        _offset: usize,
+        _top: bool,
+        _w: &mut Vec<Warning>,
+    ) {
+        if HeaderKey::of(key) == HeaderKey::Date {
+            self.evidence.add(value);
         }
-        release();
-        from = end;
+    }
+
+    fn item(
+        &mut self,
+        cx: &mut Cx<'_>,
+        m: &mut (),
+        item: &Item<'_>,
+        depth: u32,
+        w: &mut Vec<Warning>,
+    ) {
+        if depth < cx.cfg.limits.max_embedding_depth && is_embedded(cx, item) {
+            walk_body(
+                cx,
+                self,
+                m,
+                item.payload.start,
+                item.payload.end,
+                depth + 1,
+                w,
+            );
+        }
     }
 }
 
-/// Evidence for the day/month order from the `Date:` lines at line starts (case as written by
-/// EXPORT), for notes §7 rule 2. Stops once the evidence is settled
-/// ([`OrderEvidence::is_settled`]), so month/day exports are not read to the end twice.
-pub fn scan_date_order(data: &[u8]) -> OrderEvidence {
-    scan_date_order_releasing(data, &|| {})
+/// [`scan_folder_names`]'s visitor. Its message state is whether the message's folder is
+/// known: as in [`ExportReader`], the first non-blank `Folder:` line of a message names it.
+struct FolderScan {
+    code_page: u16,
+    names: Vec<String>,
 }
 
-/// [`scan_date_order`] over a mapped file, calling `release` every [`RELEASE_EVERY`] bytes
-/// (to release the map's pages).
-pub fn scan_date_order_releasing(data: &[u8], release: &dyn Fn()) -> OrderEvidence {
-    let mut ev = OrderEvidence::default();
-    find_each(data, b"Date:", release, &mut |hit| {
-        let at_line_start = hit == 0 || matches!(data.get(hit - 1), Some(b'\r' | b'\n'));
-        if at_line_start {
-            let value = data.get(hit + 5..(hit + 40).min(data.len())).unwrap_or(&[]);
-            ev.add(crate::lex::trim_start(value));
+impl Visit for FolderScan {
+    type Msg = bool;
+
+    fn header(
+        &mut self,
+        _cx: &mut Cx<'_>,
+        known: &mut bool,
+        key: &[u8],
+        value: &[u8],
+        _offset: usize,
+        top: bool,
+        _w: &mut Vec<Warning>,
+    ) {
+        if !top || *known || HeaderKey::of(key) != HeaderKey::Folder {
+            return;
         }
-        !ev.is_settled()
-    });
-    ev
+        let decoded = codepage::decode(value, self.code_page);
+        let name = decoded.trim();
+        if name.is_empty() {
+            return;
+        }
+        *known = true;
+        if !self.names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            self.names.push(name.to_string());
+        }
+    }
 }
 
-/// Folder names from `Folder:` header lines at line starts, in first-seen order (notes §4.8;
-/// the key is **[I]**, the real `/FOLDER` marker is unknown). `release` is called every
-/// [`RELEASE_EVERY`] bytes scanned (to release a file map's pages; `&|| {}` for none).
-pub fn scan_folder_names(data: &[u8], code_page: u16, release: &dyn Fn()) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    find_each(data, b"older:", release, &mut |hit| {
-        let Some(start) = hit.checked_sub(1) else {
-            return true;
-        };
-        let at_line_start = start == 0 || matches!(data.get(start - 1), Some(b'\r' | b'\n'));
-        if !matches!(data.get(start), Some(b'F' | b'f')) || !at_line_start {
-            return true;
-        }
-        let l = line_at(data, start, data.len());
-        let value = trim(data.get(start + 7..l.end).unwrap_or(&[]));
-        if !value.is_empty() {
-            let name = codepage::decode(value, code_page).into_owned();
-            if !out.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
-                out.push(name);
-            }
-        }
-        true
-    });
-    out
-}
-
+/// The state of the grammar walk over one stream (notes §4): its bytes, the reader's settings
+/// and the framing statistics. What the walk finds goes to a [`Visit`].
 struct Cx<'a> {
     data: &'a [u8],
-    owner: &'a SharedBytes,
     cfg: &'a ReaderConfig,
-    dec: &'a Decoder,
     stats: &'a mut FramingStats,
+}
+
+/// An item as the grammar frames it (notes §4.3, §4.4): its header line, kind and title, and
+/// where its payload lies in the stream.
+struct Item<'t> {
+    hdr: crate::lex::Line,
+    kind: ItemKind,
+    /// The kind as written (`Text`, `Voice Mail`, …): ASCII letters and spaces.
+    words: &'t [u8],
+    /// The title after the colon, undecoded.
+    title: &'t [u8],
+    payload: Range<usize>,
+    /// A binary item framed by a scan for the next plausible start, because it had no size a
+    /// rule could confirm: it may be truncated or merged with what followed.
+    damaged: bool,
+}
+
+/// The layer above the grammar: what the walk reports of each message, in stream order.
+/// [`IrBuilder`] makes IR messages of it; [`FolderScan`] and [`DateScan`] read only the header
+/// lines they need, so that the pre-scans see exactly the header lines the reader interprets
+/// and never a line of an item's payload that looks like one.
+trait Visit {
+    /// What is built for one message or embedded message.
+    type Msg;
+
+    /// A header line `key: value` (`top`: of a top-level message, not an embedded one).
+    #[allow(clippy::too_many_arguments)]
+    fn header(
+        &mut self,
+        cx: &mut Cx<'_>,
+        m: &mut Self::Msg,
+        key: &[u8],
+        value: &[u8],
+        offset: usize,
+        top: bool,
+        w: &mut Vec<Warning>,
+    );
+
+    /// A header line that is not blank and has no key.
+    fn unparsed_line(
+        &mut self,
+        _cx: &mut Cx<'_>,
+        _m: &mut Self::Msg,
+        _line: &[u8],
+        _offset: usize,
+        _w: &mut Vec<Warning>,
+    ) {
+    }
+
+    /// A framed item of a message at embedding `depth` (0 for a top-level message).
+    fn item(
+        &mut self,
+        _cx: &mut Cx<'_>,
+        _m: &mut Self::Msg,
+        _item: &Item<'_>,
+        _depth: u32,
+        _w: &mut Vec<Warning>,
+    ) {
+    }
+
+    /// The end of a message's items (there was a `Contents:` line or an item header).
+    fn end_items(&mut self, _m: &mut Self::Msg) {}
 }
 
 #[derive(Default)]
 struct BodyParts {
     parts: Vec<(String, Option<String>, bool)>,
     rtf: Option<Blob>,
+}
+
+/// The IR layer over the grammar walk: builds [`Message`]s, decoding text with the stream's
+/// code page and handing out attachment data as windows into `owner`.
+struct IrBuilder<'a> {
+    owner: &'a SharedBytes,
+    dec: &'a Decoder,
+}
+
+/// A message being built: the IR message and its text items so far.
+#[derive(Default)]
+struct Draft {
+    msg: Message,
+    body: BodyParts,
+}
+
+impl IrBuilder<'_> {
+    fn blob(&self, r: Range<usize>) -> Blob {
+        Blob::window(self.owner.clone(), r).unwrap_or_default()
+    }
+}
+
+impl Visit for IrBuilder<'_> {
+    type Msg = Draft;
+
+    fn header(
+        &mut self,
+        cx: &mut Cx<'_>,
+        m: &mut Draft,
+        key: &[u8],
+        value: &[u8],
+        offset: usize,
+        top: bool,
+        w: &mut Vec<Warning>,
+    ) {
+        self.apply_header(cx, &mut m.msg, key, value, offset, top, w);
+    }
+
+    fn unparsed_line(
+        &mut self,
+        cx: &mut Cx<'_>,
+        m: &mut Draft,
+        line: &[u8],
+        offset: usize,
+        w: &mut Vec<Warning>,
+    ) {
+        let text = self.dec.decode(line).0.into_owned();
+        m.msg
+            .properties
+            .push(Property::new("ccmail:unparsed-line", PropValue::Text(text)));
+        cx.warn(
+            w,
+            "ccmail.unparsed-line",
+            "header line without a Key: kept as property ccmail:unparsed-line".into(),
+            offset,
+        );
+    }
+
+    fn item(
+        &mut self,
+        cx: &mut Cx<'_>,
+        m: &mut Draft,
+        item: &Item<'_>,
+        depth: u32,
+        w: &mut Vec<Warning>,
+    ) {
+        self.build_item(cx, m, item, depth, w);
+    }
+
+    fn end_items(&mut self, m: &mut Draft) {
+        finish_body(&mut m.msg, std::mem::take(&mut m.body));
+    }
 }
 
 impl<'a> Cx<'a> {
@@ -611,14 +808,6 @@ impl<'a> Cx<'a> {
 
     fn bytes(&self, r: Range<usize>) -> &'a [u8] {
         self.data.get(r).unwrap_or(&[])
-    }
-
-    fn blob(&self, r: Range<usize>) -> Blob {
-        Blob::window(self.owner.clone(), r).unwrap_or_default()
-    }
-
-    fn decode(&self, b: &[u8]) -> String {
-        self.dec.decode(b).0.into_owned()
     }
 
     /// Reads an optional size line at `pos` (notes §4.4 step 1).
@@ -821,38 +1010,75 @@ fn is_header_key(k: &[u8]) -> bool {
     .any(|h| k.eq_ignore_ascii_case(h))
 }
 
-fn parse_message(cx: &mut Cx<'_>, start: usize, limit: usize, index: u64) -> (Message, usize) {
-    let mut w = Vec::new();
-    let mut msg = Message::default();
-    msg.ids.native = Some(index.to_string());
-    msg.ids.offset = Some(start as u64);
-    if !cx.cfg.file.is_empty() {
-        msg.ids.file = Some(cx.cfg.file.clone());
-    }
+/// The message whose `Message:` line is at `start` (notes §4.1): its size line, then
+/// [`walk_body`]. Returns the position after the message.
+fn walk_message<V: Visit>(
+    cx: &mut Cx<'_>,
+    v: &mut V,
+    m: &mut V::Msg,
+    start: usize,
+    limit: usize,
+    w: &mut Vec<Warning>,
+) -> usize {
     let p = after_keyword(cx.data, start, 8, limit);
-    let (declared, body_start) = cx.read_size(p, limit, &"Message:", true, &mut w);
-    let end = parse_body(cx, &mut msg, body_start, limit, 0, &mut w);
+    let (declared, body_start) = cx.read_size(p, limit, &"Message:", true, w);
+    let end = walk_body(cx, v, m, body_start, limit, 0, w);
     if let Some(d) = declared {
         let actual = (end - body_start) as u64;
         if d != actual {
             cx.warn(
-                &mut w,
+                w,
                 "ccmail.message-size",
                 format!("Message: size line says {d}, the message framed to {actual} bytes"),
                 start,
             );
         }
     }
-    w.append(&mut msg.warnings);
-    msg.warnings = w;
-    (msg, end)
+    end
+}
+
+/// Walks every message of `data` as [`ExportReader`] frames them, reporting to `v`, until
+/// `enough(v)` holds after a message. Calls `release` every [`RELEASE_EVERY`] bytes walked and
+/// at the end (to release a file map's pages; `&|| {}` for none). Warnings are dropped: the
+/// reader gives them when it reads the messages.
+fn walk_messages<V: Visit>(
+    data: &[u8],
+    cfg: &ReaderConfig,
+    v: &mut V,
+    new_msg: impl Fn() -> V::Msg,
+    release: &dyn Fn(),
+    enough: impl Fn(&V) -> bool,
+) {
+    let mut stats = FramingStats::default();
+    let mut cx = Cx {
+        data,
+        cfg,
+        stats: &mut stats,
+    };
+    let len = data.len();
+    let (mut pos, mut released_at) = (0, 0);
+    let mut w = Vec::new();
+    while let Some(start) = find_message(data, pos, len) {
+        let mut m = new_msg();
+        let end = walk_message(&mut cx, v, &mut m, start, len, &mut w);
+        w.clear();
+        pos = end.max(line_at(data, start, len).next);
+        if mailmig_ir::blob::release_due(pos, &mut released_at) {
+            release();
+        }
+        if enough(v) {
+            break;
+        }
+    }
+    release();
 }
 
 /// Header block, `Contents:` and items from `pos` up to the next `Message:` line (top level) or
 /// `limit`. Returns the position after the message.
-fn parse_body(
+fn walk_body<V: Visit>(
     cx: &mut Cx<'_>,
-    msg: &mut Message,
+    v: &mut V,
+    m: &mut V::Msg,
     pos: usize,
     limit: usize,
     depth: u32,
@@ -886,18 +1112,8 @@ fn parse_body(
         }
         if !trim(line).is_empty() {
             match split_key(line) {
-                Some((k, v)) => apply_header(cx, msg, k, v, l.start, top, w),
-                None => {
-                    let text = cx.decode(line);
-                    msg.properties
-                        .push(Property::new("ccmail:unparsed-line", PropValue::Text(text)));
-                    cx.warn(
-                        w,
-                        "ccmail.unparsed-line",
-                        "header line without a Key: kept as property ccmail:unparsed-line".into(),
-                        l.start,
-                    );
-                }
+                Some((k, value)) => v.header(cx, m, k, value, l.start, top, w),
+                None => v.unparsed_line(cx, m, line, l.start, w),
             }
         }
         p = l.next;
@@ -911,8 +1127,7 @@ fn parse_body(
         );
         return p;
     };
-    let mut body = BodyParts::default();
-    p = parse_items(cx, msg, &mut body, p, limit, depth, w);
+    p = walk_items(cx, v, m, p, limit, depth, w);
     if let Some((d, s)) = contents {
         let actual = (p - s) as u64;
         if d != actual {
@@ -924,7 +1139,7 @@ fn parse_body(
             );
         }
     }
-    finish_body(msg, body);
+    v.end_items(m);
     p
 }
 
@@ -999,144 +1214,149 @@ impl HeaderKey {
     }
 }
 
-fn apply_header(
-    cx: &mut Cx<'_>,
-    msg: &mut Message,
-    key: &[u8],
-    value: &[u8],
-    offset: usize,
-    top: bool,
-    w: &mut Vec<Warning>,
-) {
-    // `split_key` keeps only ASCII keys, so this prints the key unchanged, without a pass.
-    let key_s = key.escape_ascii();
-    let lower = HeaderKey::of(key);
-    let v = cx.dec.decode(value).0;
-    let addr_key = matches!(
-        lower,
-        HeaderKey::From | HeaderKey::To | HeaderKey::Cc | HeaderKey::Bcc
-    );
-    if (addr_key || lower == HeaderKey::Subject) && !value.is_ascii() {
-        let blob = (value.as_ptr() as usize)
-            .checked_sub(cx.data.as_ptr() as usize)
-            .map(|start| cx.blob(start..start + value.len()))
-            .filter(|b| b.as_bytes() == value)
-            .unwrap_or_else(|| Blob::from(value));
-        msg.properties.push(Property::new(
-            format!("ccmail:raw:{key_s}"),
-            PropValue::Binary(blob),
-        ));
-    }
-    if addr_key {
-        let split = split_address_line(&v);
-        if split.ambiguous {
-            cx.warn(
-                w,
-                "ccmail.address-ambiguous",
-                format!("{key_s}: line {v:?} could not be split safely; kept as one recipient"),
-                offset,
-            );
+impl IrBuilder<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn apply_header(
+        &self,
+        cx: &mut Cx<'_>,
+        msg: &mut Message,
+        key: &[u8],
+        value: &[u8],
+        offset: usize,
+        top: bool,
+        w: &mut Vec<Warning>,
+    ) {
+        // `split_key` keeps only ASCII keys, so this prints the key unchanged, without a pass.
+        let key_s = key.escape_ascii();
+        let lower = HeaderKey::of(key);
+        let v = self.dec.decode(value).0;
+        let addr_key = matches!(
+            lower,
+            HeaderKey::From | HeaderKey::To | HeaderKey::Cc | HeaderKey::Bcc
+        );
+        if (addr_key || lower == HeaderKey::Subject) && !value.is_ascii() {
+            let blob = (value.as_ptr() as usize)
+                .checked_sub(cx.data.as_ptr() as usize)
+                .map(|start| self.blob(start..start + value.len()))
+                .filter(|b| b.as_bytes() == value)
+                .unwrap_or_else(|| Blob::from(value));
+            msg.properties.push(Property::new(
+                format!("ccmail:raw:{key_s}"),
+                PropValue::Binary(blob),
+            ));
         }
-        if split.addresses.iter().any(|a| a.name.is_none()) {
-            cx.warn(
-                w,
-                "ccmail.address-no-name",
-                format!("{key_s}: address without a name part (KB Q249133): {v:?}"),
-                offset,
-            );
-        }
-        let max = cx.cfg.limits.max_recipients as usize;
-        if lower == HeaderKey::From {
-            let mut it = split.addresses.into_iter();
-            let first = it.next();
-            if msg.from.is_none() {
-                msg.from = first;
-            } else if first.is_some() {
-                msg.properties
-                    .push(Property::new("ccmail:From", PropValue::Text(v.to_string())));
-            }
-            if it.next().is_some() {
+        if addr_key {
+            let split = split_address_line(&v);
+            if split.ambiguous {
                 cx.warn(
                     w,
-                    "ccmail.from-multiple",
-                    format!("From: names several addresses; the first is the author: {v:?}"),
+                    "ccmail.address-ambiguous",
+                    format!("{key_s}: line {v:?} could not be split safely; kept as one recipient"),
                     offset,
                 );
+            }
+            if split.addresses.iter().any(|a| a.name.is_none()) {
+                cx.warn(
+                    w,
+                    "ccmail.address-no-name",
+                    format!("{key_s}: address without a name part (KB Q249133): {v:?}"),
+                    offset,
+                );
+            }
+            let max = cx.cfg.limits.max_recipients as usize;
+            if lower == HeaderKey::From {
+                let mut it = split.addresses.into_iter();
+                let first = it.next();
+                if msg.from.is_none() {
+                    msg.from = first;
+                } else if first.is_some() {
+                    msg.properties
+                        .push(Property::new("ccmail:From", PropValue::Text(v.to_string())));
+                }
+                if it.next().is_some() {
+                    cx.warn(
+                        w,
+                        "ccmail.from-multiple",
+                        format!("From: names several addresses; the first is the author: {v:?}"),
+                        offset,
+                    );
+                }
+                return;
+            }
+            let list = match lower {
+                HeaderKey::To => &mut msg.to,
+                HeaderKey::Cc => &mut msg.cc,
+                _ => &mut msg.bcc,
+            };
+            for a in split.addresses {
+                if list.len() >= max {
+                    cx.warn(
+                        w,
+                        "ccmail.too-many-recipients",
+                        format!("more than {max} {key_s} recipients; the rest were dropped"),
+                        offset,
+                    );
+                    break;
+                }
+                list.push(a);
             }
             return;
         }
-        let list = match lower {
-            HeaderKey::To => &mut msg.to,
-            HeaderKey::Cc => &mut msg.cc,
-            _ => &mut msg.bcc,
-        };
-        for a in split.addresses {
-            if list.len() >= max {
-                cx.warn(
-                    w,
-                    "ccmail.too-many-recipients",
-                    format!("more than {max} {key_s} recipients; the rest were dropped"),
-                    offset,
-                );
-                break;
+        match lower {
+            HeaderKey::Date => {
+                let (ts, problem) = parse_date(&v, cx.cfg.date_order, cx.cfg.year_pivot);
+                if msg.sent.is_none() {
+                    msg.sent = ts;
+                }
+                if let Some(problem) = problem {
+                    msg.properties
+                        .push(Property::new("ccmail:Date", PropValue::Text(v.to_string())));
+                    let (code, text) = match problem {
+                        DateProblem::Clamped => (
+                            "ccmail.invalid-date",
+                            format!(
+                                "impossible date {v:?} (KB Q233325) clamped to the month's last day"
+                            ),
+                        ),
+                        DateProblem::Unparsable => (
+                            "ccmail.invalid-date",
+                            format!("date {v:?} cannot be read; kept raw in ccmail:Date"),
+                        ),
+                        DateProblem::Suspicious1900 => (
+                            "ccmail.suspicious-date",
+                            format!(
+                                "date {v:?} is 1/1/1900, the Import 8.0 year-2000 defect (KB Q192595)"
+                            ),
+                        ),
+                    };
+                    cx.warn(w, code, text, offset);
+                }
             }
-            list.push(a);
-        }
-        return;
-    }
-    match lower {
-        HeaderKey::Date => {
-            let (ts, problem) = parse_date(&v, cx.cfg.date_order, cx.cfg.year_pivot);
-            if msg.sent.is_none() {
-                msg.sent = ts;
-            }
-            if let Some(problem) = problem {
+            HeaderKey::Subject if msg.subject.is_none() => msg.subject = Some(v.into_owned()),
+            HeaderKey::Rrt => {
+                msg.class = MessageClass(RRT_CLASS.into());
                 msg.properties
-                    .push(Property::new("ccmail:Date", PropValue::Text(v.to_string())));
-                let (code, text) = match problem {
-                    DateProblem::Clamped => (
-                        "ccmail.invalid-date",
-                        format!(
-                            "impossible date {v:?} (KB Q233325) clamped to the month's last day"
-                        ),
-                    ),
-                    DateProblem::Unparsable => (
-                        "ccmail.invalid-date",
-                        format!("date {v:?} cannot be read; kept raw in ccmail:Date"),
-                    ),
-                    DateProblem::Suspicious1900 => (
-                        "ccmail.suspicious-date",
-                        format!(
-                            "date {v:?} is 1/1/1900, the Import 8.0 year-2000 defect (KB Q192595)"
-                        ),
-                    ),
-                };
-                cx.warn(w, code, text, offset);
+                    .push(Property::new("ccmail:RRT", PropValue::Text(v.into_owned())));
             }
-        }
-        HeaderKey::Subject if msg.subject.is_none() => msg.subject = Some(v.into_owned()),
-        HeaderKey::Rrt => {
-            msg.class = MessageClass(RRT_CLASS.into());
-            msg.properties
-                .push(Property::new("ccmail:RRT", PropValue::Text(v.into_owned())));
-        }
-        HeaderKey::Folder if top && msg.folder.is_none() => {
-            let f = v.trim();
-            if !f.is_empty() {
-                msg.folder = Some(f.to_string());
+            HeaderKey::Folder if top && msg.folder.is_none() => {
+                let f = v.trim();
+                if !f.is_empty() {
+                    msg.folder = Some(f.to_string());
+                }
             }
+            _ => msg.properties.push(Property::new(
+                format!("ccmail:{key_s}"),
+                PropValue::Text(v.into_owned()),
+            )),
         }
-        _ => msg.properties.push(Property::new(
-            format!("ccmail:{key_s}"),
-            PropValue::Text(v.into_owned()),
-        )),
     }
 }
 
-fn parse_items(
+/// The items after `Contents:` (notes §4.3), each framed by [`frame_item`] and handed to `v`.
+fn walk_items<V: Visit>(
     cx: &mut Cx<'_>,
-    msg: &mut Message,
-    body: &mut BodyParts,
+    v: &mut V,
+    m: &mut V::Msg,
     pos: usize,
     limit: usize,
     depth: u32,
@@ -1170,9 +1390,9 @@ fn parse_items(
                 }
                 return q;
             }
-            let words = String::from_utf8_lossy(words);
-            let title = cx.dec.decode(title).0;
-            p = parse_item(cx, msg, body, l, kind, &words, &title, limit, depth, w);
+            let (item, next) = frame_item(cx, l, kind, words, title, limit, w);
+            v.item(cx, m, &item, depth, w);
+            p = next;
             continue;
         }
         if !trim(line).is_empty() {
@@ -1192,24 +1412,23 @@ fn parse_items(
     p
 }
 
-#[allow(clippy::too_many_arguments)]
-fn parse_item(
-    cx: &mut Cx<'_>,
-    msg: &mut Message,
-    body: &mut BodyParts,
+/// Frames the item whose header line is `hdr` (notes §4.4): its size line, then rules A, B
+/// and C, or a scan when no size can be used. Returns the item and the position after it.
+fn frame_item<'t>(
+    cx: &mut Cx<'t>,
     hdr: crate::lex::Line,
     kind: ItemKind,
-    words: &str,
-    title: &str,
+    words: &'t [u8],
+    title: &'t [u8],
     limit: usize,
-    depth: u32,
     w: &mut Vec<Warning>,
-) -> usize {
+) -> (Item<'t>, usize) {
+    let words_s = words.escape_ascii();
     let (size, after) = cx.read_size_from(
         hdr.start,
         hdr.next,
         limit,
-        &format_args!("{words} item:"),
+        &format_args!("{words_s} item:"),
         false,
         w,
     );
@@ -1221,7 +1440,7 @@ fn parse_item(
                 cx.warn(
                     w,
                     "ccmail.size-mismatch",
-                    format!("{words} item size {n} does not land on a keyword line under rules A, B or C; scanning"),
+                    format!("{words_s} item size {n} does not land on a keyword line under rules A, B or C; scanning"),
                     hdr.start,
                 );
             }
@@ -1244,73 +1463,114 @@ fn parse_item(
     };
     let next = next.max(hdr.next);
     let pend = pend.max(after).min(limit);
-    let payload = cx.bytes(after..pend);
-    let title_opt = (!title.is_empty()).then(|| title.to_string());
-    if kind == ItemKind::Text {
-        if payload.starts_with(b"{\\rtf") && body.rtf.is_none() {
-            body.rtf = Some(cx.blob(after..pend));
-        } else {
-            let (text, lossy) = cx.dec.decode(payload);
-            if lossy {
-                cx.warn(
-                    w,
-                    "ccmail.undecodable-text",
-                    format!(
-                        "text item has bytes undefined in code page {}",
-                        cx.cfg.code_page
-                    ),
-                    after,
-                );
-            }
-            let continued = title == CONTINUED_TITLE && !body.parts.is_empty();
-            body.parts.push((text.into_owned(), title_opt, continued));
-        }
-        return next;
-    }
-    if msg.attachments.len() >= cx.cfg.limits.max_attachments as usize {
-        cx.warn(
-            w,
-            "ccmail.too-many-attachments",
-            format!(
-                "more than {} attachments; item skipped",
-                cx.cfg.limits.max_attachments
-            ),
-            hdr.start,
-        );
-        return next;
-    }
-    let mut att = Attachment {
-        ids: mailmig_ir::SourceIds {
-            offset: Some(hdr.start as u64),
-            ..Default::default()
-        },
-        ..Attachment::default()
+    let item = Item {
+        hdr,
+        kind,
+        words,
+        title,
+        payload: after..pend,
+        damaged,
     };
-    match kind {
-        ItemKind::File => {
-            let (name, date) = split_file_title(title);
-            att.name = (!name.is_empty()).then(|| name.to_string());
-            if let Some(date) = date {
-                let (ts, problem) = parse_date(date, cx.cfg.date_order, cx.cfg.year_pivot);
-                att.modified = ts;
-                if problem.is_some() && problem != Some(DateProblem::Suspicious1900) {
-                    att.properties.push(Property::new(
-                        "ccmail:file-date",
-                        PropValue::Text(date.into()),
-                    ));
+    (item, next)
+}
+
+/// Is `item` a message item whose payload is a header block, that the walk reads as an
+/// embedded message (notes §4.6)?
+fn is_embedded(cx: &Cx<'_>, item: &Item<'_>) -> bool {
+    item.kind == ItemKind::Message
+        && !item.damaged
+        && looks_like_header(cx, item.payload.start, item.payload.end)
+}
+
+impl IrBuilder<'_> {
+    /// The IR of a framed item: text joins the body; everything else is an attachment.
+    fn build_item(
+        &mut self,
+        cx: &mut Cx<'_>,
+        m: &mut Draft,
+        item: &Item<'_>,
+        depth: u32,
+        w: &mut Vec<Warning>,
+    ) {
+        let Item {
+            hdr, kind, damaged, ..
+        } = *item;
+        let Range {
+            start: after,
+            end: pend,
+        } = item.payload.clone();
+        let words = String::from_utf8_lossy(item.words);
+        let words: &str = &words;
+        let title = self.dec.decode(item.title).0;
+        let title: &str = &title;
+        let (msg, body) = (&mut m.msg, &mut m.body);
+        let payload = cx.bytes(after..pend);
+        let title_opt = (!title.is_empty()).then(|| title.to_string());
+        if kind == ItemKind::Text {
+            if payload.starts_with(b"{\\rtf") && body.rtf.is_none() {
+                body.rtf = Some(self.blob(after..pend));
+            } else {
+                let (text, lossy) = self.dec.decode(payload);
+                if lossy {
                     cx.warn(
+                        w,
+                        "ccmail.undecodable-text",
+                        format!(
+                            "text item has bytes undefined in code page {}",
+                            cx.cfg.code_page
+                        ),
+                        after,
+                    );
+                }
+                let continued = title == CONTINUED_TITLE && !body.parts.is_empty();
+                body.parts.push((text.into_owned(), title_opt, continued));
+            }
+            return;
+        }
+        if msg.attachments.len() >= cx.cfg.limits.max_attachments as usize {
+            cx.warn(
+                w,
+                "ccmail.too-many-attachments",
+                format!(
+                    "more than {} attachments; item skipped",
+                    cx.cfg.limits.max_attachments
+                ),
+                hdr.start,
+            );
+            return;
+        }
+        let mut att = Attachment {
+            ids: mailmig_ir::SourceIds {
+                offset: Some(hdr.start as u64),
+                ..Default::default()
+            },
+            ..Attachment::default()
+        };
+        match kind {
+            ItemKind::File => {
+                let (name, date) = split_file_title(title);
+                att.name = (!name.is_empty()).then(|| name.to_string());
+                if let Some(date) = date {
+                    let (ts, problem) = parse_date(date, cx.cfg.date_order, cx.cfg.year_pivot);
+                    att.modified = ts;
+                    if problem.is_some() && problem != Some(DateProblem::Suspicious1900) {
+                        att.properties.push(Property::new(
+                            "ccmail:file-date",
+                            PropValue::Text(date.into()),
+                        ));
+                        cx.warn(
                         w,
                         "ccmail.invalid-date",
                         format!("file item date {date:?} is not a valid date; kept raw in ccmail:file-date"),
                         hdr.start,
                     );
+                    }
                 }
-            }
-            if !damaged && let Some(parts) = macbinary(payload) {
-                match parts {
+                if !damaged && let Some(parts) = macbinary(payload) {
+                    match parts {
                     Ok((data_fork, rsrc_fork)) => {
                         att.content = AttachmentContent::Data(
-                            cx.blob(after + data_fork.start..after + data_fork.end),
+                            self.blob(after + data_fork.start..after + data_fork.end),
                         );
                         att.properties
                             .push(Property::new("ccmail:macbinary", PropValue::Bool(true)));
@@ -1318,7 +1578,7 @@ fn parse_item(
                             kind: AttachmentKind::MacBinary,
                             name: att.name.as_ref().map(|n| format!("{n}.rsrc")),
                             content: AttachmentContent::Data(
-                                cx.blob(after + rsrc_fork.start..after + rsrc_fork.end),
+                                self.blob(after + rsrc_fork.start..after + rsrc_fork.end),
                             ),
                             properties: vec![Property::new(
                                 "ccmail:resource-fork",
@@ -1332,7 +1592,7 @@ fn parse_item(
                         {
                             msg.attachments.push(r);
                         }
-                        return next;
+                        return;
                     }
                     Err(why) => cx.warn(
                         w,
@@ -1343,97 +1603,98 @@ fn parse_item(
                         after,
                     ),
                 }
+                }
             }
-        }
-        ItemKind::Fax => {
-            att.properties.push(Property::new(
-                "ccmail:item-kind",
-                PropValue::Text("Fax".into()),
-            ));
-            let is_pcx = matches!(payload, [0x0A, 0..=5, 1, ..]);
-            let base = title_opt.clone().unwrap_or_else(|| "Fax".into());
-            if is_pcx {
-                att.mime_type = Some("image/x-pcx".into());
+            ItemKind::Fax => {
+                att.properties.push(Property::new(
+                    "ccmail:item-kind",
+                    PropValue::Text("Fax".into()),
+                ));
+                let is_pcx = matches!(payload, [0x0A, 0..=5, 1, ..]);
+                let base = title_opt.clone().unwrap_or_else(|| "Fax".into());
+                if is_pcx {
+                    att.mime_type = Some("image/x-pcx".into());
+                    att.name = Some(if has_extension(&base) {
+                        base
+                    } else {
+                        format!("{base}.pcx")
+                    });
+                } else {
+                    att.name = Some(base);
+                    cx.warn(
+                        w,
+                        "ccmail.fax-not-pcx",
+                        "fax item is not a PCX image (KB Q184053); kept as is".into(),
+                        after,
+                    );
+                }
+            }
+            ItemKind::Message => {
+                if is_embedded(cx, item) {
+                    if depth < cx.cfg.limits.max_embedding_depth {
+                        let mut draft = Draft::default();
+                        draft.msg.ids.offset = Some(after as u64);
+                        let mut iw = Vec::new();
+                        walk_body(cx, self, &mut draft, after, pend, depth + 1, &mut iw);
+                        let mut inner = draft.msg;
+                        iw.append(&mut inner.warnings);
+                        inner.warnings = iw;
+                        att.kind = AttachmentKind::EmbeddedMessage;
+                        att.name = title_opt;
+                        att.content = AttachmentContent::Message(Box::new(inner));
+                        msg.attachments.push(att);
+                        return;
+                    }
+                    cx.warn(
+                        w,
+                        "ccmail.embedding-depth",
+                        format!(
+                            "embedded messages nested deeper than {}; kept as text",
+                            cx.cfg.limits.max_embedding_depth
+                        ),
+                        hdr.start,
+                    );
+                }
+                att.name = Some(format!("{}.txt", title_opt.as_deref().unwrap_or("message")));
+            }
+            ItemKind::Ole => {
+                att.kind = AttachmentKind::Ole;
+                let base = title_opt.clone().unwrap_or_else(|| "object".into());
                 att.name = Some(if has_extension(&base) {
                     base
                 } else {
-                    format!("{base}.pcx")
+                    format!("{base}.ole")
                 });
-            } else {
-                att.name = Some(base);
-                cx.warn(
-                    w,
-                    "ccmail.fax-not-pcx",
-                    "fax item is not a PCX image (KB Q184053); kept as is".into(),
-                    after,
-                );
             }
-        }
-        ItemKind::Message => {
-            if !damaged && looks_like_header(cx, after, pend) {
-                if depth < cx.cfg.limits.max_embedding_depth {
-                    let mut inner = Message::default();
-                    inner.ids.offset = Some(after as u64);
-                    let mut iw = Vec::new();
-                    parse_body(cx, &mut inner, after, pend, depth + 1, &mut iw);
-                    iw.append(&mut inner.warnings);
-                    inner.warnings = iw;
-                    att.kind = AttachmentKind::EmbeddedMessage;
-                    att.name = title_opt;
-                    att.content = AttachmentContent::Message(Box::new(inner));
-                    msg.attachments.push(att);
-                    return next;
-                }
+            ItemKind::Other | ItemKind::Text => {
+                att.properties.push(Property::new(
+                    "ccmail:item-kind",
+                    PropValue::Text(words.into()),
+                ));
+                att.name = Some(title_opt.clone().unwrap_or_else(|| words.to_string()));
                 cx.warn(
                     w,
-                    "ccmail.embedding-depth",
-                    format!(
-                        "embedded messages nested deeper than {}; kept as text",
-                        cx.cfg.limits.max_embedding_depth
-                    ),
+                    "ccmail.unknown-item",
+                    format!("unknown item kind {words:?}; kept as an opaque attachment"),
                     hdr.start,
                 );
             }
-            att.name = Some(format!("{}.txt", title_opt.as_deref().unwrap_or("message")));
         }
-        ItemKind::Ole => {
-            att.kind = AttachmentKind::Ole;
-            let base = title_opt.clone().unwrap_or_else(|| "object".into());
-            att.name = Some(if has_extension(&base) {
-                base
-            } else {
-                format!("{base}.ole")
-            });
-        }
-        ItemKind::Other | ItemKind::Text => {
-            att.properties.push(Property::new(
-                "ccmail:item-kind",
-                PropValue::Text(words.into()),
-            ));
-            att.name = Some(title_opt.clone().unwrap_or_else(|| words.to_string()));
+        if damaged {
+            att.properties
+                .push(Property::new("ccmail:damaged", PropValue::Bool(true)));
             cx.warn(
-                w,
-                "ccmail.unknown-item",
-                format!("unknown item kind {words:?}; kept as an opaque attachment"),
-                hdr.start,
-            );
-        }
-    }
-    if damaged {
-        att.properties
-            .push(Property::new("ccmail:damaged", PropValue::Bool(true)));
-        cx.warn(
             w,
             "ccmail.truncated-or-merged",
             format!("{words} item without a usable size: kept the bytes up to the next plausible item; may be truncated or merged"),
             hdr.start,
         );
+        }
+        if matches!(att.content, AttachmentContent::None) {
+            att.content = AttachmentContent::Data(self.blob(after..pend));
+        }
+        msg.attachments.push(att);
     }
-    if matches!(att.content, AttachmentContent::None) {
-        att.content = AttachmentContent::Data(cx.blob(after..pend));
-    }
-    msg.attachments.push(att);
-    next
 }
 
 fn has_extension(name: &str) -> bool {
@@ -1534,46 +1795,43 @@ pub(crate) mod tests {
         m.warnings.iter().map(|w| w.code.as_str()).collect()
     }
 
-    /// Matches are found once each, in order, wherever the [`RELEASE_EVERY`] windows cut
-    /// them (at the start, across each boundary, at the end), `release` runs after each
-    /// window, and a `false` from the callback stops the scan.
+    /// The pre-scans see the header lines the reader interprets and nothing else: not lines
+    /// of a text item (sized or scanned) that look like `Folder:` or `Date:` lines, not a
+    /// second `Folder:` line of a message, not the folder of an embedded message; but they do
+    /// see the dates of embedded messages.
     #[test]
-    fn find_each_finds_matches_across_windows_once_and_releases_after_each() {
-        let len = 3 * RELEASE_EVERY + 10;
-        let mut data = vec![b'.'; len];
-        let mut want = vec![0, len - 5];
-        for k in 1..=3 {
-            // A needle starting 1 to 3 bytes before a boundary, so that it crosses it.
-            want.push(k * RELEASE_EVERY - k);
-        }
-        want.sort_unstable();
-        for &at in &want {
-            data[at..at + 5].copy_from_slice(b"Date:");
-        }
+    fn pre_scans_read_header_lines_only() {
+        let text = "Folder: Bogus\r\nDate: 3/14/99 9:00\r\n";
+        let embedded =
+            "Date: 25/12/98 8:00\r\nFolder: Inner\r\nContents:\r\nText item:\r\n2\r\nhi\r\n";
+        let stream = format!(
+            "Message:\r\nDate: 13/1/99 10:00\r\nFolder: Real\r\nFolder: Second\r\nContents:\r\n\
+             Text item:\r\n{}\r\n{text}\r\n\
+             Message:\r\nFolder:  \r\nfolder: other\r\nDate: 14/1/99 10:00\r\nContents:\r\n\
+             Text item:\r\n\r\n{text}\r\n\
+             Message:\r\nFolder: REAL\r\nContents:\r\n\
+             Message:\r\nContents:\r\nMessage item: fwd\r\n{}\r\n{embedded}\r\n",
+            text.len(),
+            embedded.len(),
+        );
+        let data = stream.as_bytes();
+        let cfg = ReaderConfig::default();
         let releases = std::cell::Cell::new(0);
-        let mut got = Vec::new();
-        find_each(
-            &data,
-            b"Date:",
-            &|| releases.set(releases.get() + 1),
-            &mut |at| {
-                got.push(at);
-                true
-            },
+        let names = scan_folder_names(data, &cfg, &|| releases.set(releases.get() + 1));
+        assert_eq!(names, ["Real", "other"]);
+        assert_eq!(releases.get(), 1, "released once, at the end");
+        let ev = scan_date_order(data);
+        assert_eq!((ev.dates_seen, ev.decide()), (3, DateOrder::DayMonth));
+        // The reader agrees: the same folders, and the body lines kept as text.
+        let (m, _) = read_all(data);
+        let folders: Vec<_> = m.iter().map(|m| m.folder.as_deref()).collect();
+        assert_eq!(folders, [Some("Real"), Some("other"), Some("REAL"), None]);
+        assert!(
+            m[1].body
+                .text
+                .as_deref()
+                .is_some_and(|t| t.contains("Folder: Bogus"))
         );
-        assert_eq!(got, want);
-        assert_eq!(releases.get(), 4);
-        let (mut seen, releases) = (0, std::cell::Cell::new(0));
-        find_each(
-            &data,
-            b"Date:",
-            &|| releases.set(releases.get() + 1),
-            &mut |_| {
-                seen += 1;
-                seen < 2
-            },
-        );
-        assert_eq!((seen, releases.get()), (2, 1));
     }
 
     /// A reader over a mapped file releases the map's pages as it reads, and reads the same
@@ -1595,7 +1853,7 @@ pub(crate) mod tests {
         std::fs::write(&path, &stream).unwrap();
         let cfg = ReaderConfig::new("big.ccm");
         let map = FileMap::open(&path).unwrap();
-        let names = scan_folder_names((*map.bytes()).as_ref(), 850, &|| map.release_pages());
+        let names = scan_folder_names((*map.bytes()).as_ref(), &cfg, &|| map.release_pages());
         assert_eq!(names, ["F0", "F1", "F2"]);
         let mut reader = ExportReader::over_file(map, cfg.clone());
         let mut mapped: Vec<Message> = reader.by_ref().take(1400).map(Result::unwrap).collect();
@@ -1683,11 +1941,17 @@ pub(crate) mod tests {
     #[test]
     fn date_order_scan_stops_once_settled() {
         // Day/month evidence, then a settling month/day date, then more of either.
-        let data = b"Date: 14/3/99 9:05\r\nDate: 1/13/99\r\nDate: 15/3/99\r\nDate: 1/14/99\r\n";
-        let ev = scan_date_order(data);
+        let messages = |dates: &[&str]| -> Vec<u8> {
+            dates
+                .iter()
+                .flat_map(|d| format!("Message:\r\nDate: {d}\r\nContents:\r\n").into_bytes())
+                .collect()
+        };
+        let data = messages(&["14/3/99 9:05", "1/13/99", "15/3/99", "1/14/99"]);
+        let ev = scan_date_order(&data);
         assert_eq!((ev.dates_seen, ev.decide()), (2, DateOrder::MonthDay));
-        // Without a settling date every line is read.
-        let ev = scan_date_order(b"Date: 14/3/99\r\nDate: 1/2/99\r\nDate: 15/3/99\r\n");
+        // Without a settling date every message is read.
+        let ev = scan_date_order(&messages(&["14/3/99", "1/2/99", "15/3/99"]));
         assert_eq!((ev.dates_seen, ev.decide()), (3, DateOrder::DayMonth));
     }
 

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use mailmig_ccmail::{
     CcmailDriver, CcmailPostOfficeDriver, ExportReader, ReaderConfig, scan_date_order,
+    scan_folder_names,
 };
 use mailmig_ir::{Budget, Driver, Limits, OpenOptions};
 use serde_json::{Value, json};
@@ -33,15 +34,28 @@ fn read_stream(path: &Path, name: &str) -> Value {
         .with_code_page(code_page_for(name))
         .with_date_order(order)
         .with_limits(Limits::strict());
+    let scanned = scan_folder_names(&data, &cfg, &|| {});
     let mut r = ExportReader::from_vec(data, cfg);
     let mut messages = Vec::new();
     let mut skipped = Vec::new();
+    let mut folders: Vec<String> = Vec::new();
     for m in r.by_ref() {
         match m {
-            Ok(m) => messages.push(serde_json::to_value(&m).unwrap()),
+            Ok(m) => {
+                if let Some(f) = &m.folder
+                    && !folders.iter().any(|n| n.eq_ignore_ascii_case(f))
+                {
+                    folders.push(f.clone());
+                }
+                messages.push(serde_json::to_value(&m).unwrap());
+            }
             Err(s) => skipped.push(serde_json::to_value(&s).unwrap()),
         }
     }
+    assert_eq!(
+        scanned, folders,
+        "{name}: the folder pre-scan and the reader disagree"
+    );
     json!({
         "date_order": format!("{order:?}"),
         "framing": r.stats(),
