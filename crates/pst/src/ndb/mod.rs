@@ -37,7 +37,10 @@ pub use header::{Bref, CryptMethod, Format, Header, pst_crc};
 /// streamed data tree, so the memory a walk keeps of the file does not grow with the file (a
 /// file smaller than this is never released while it is read). Counted in the kernel's
 /// fault-around windows ([`Ndb::touched_bytes`]), an estimate of what is really resident.
-pub const RELEASE_BUDGET: u64 = 1 << 20;
+/// Half a MiB: against 1 MiB it lowers the peak memory of converting the PST corpus with two
+/// workers by about 0.9 MiB, for about 1 % more time (the pages around the reading position
+/// fault back in after each release).
+pub const RELEASE_BUDGET: u64 = 1 << 19;
 
 /// Data trees of at least this many bytes are read as [`Blob::streamed`] blobs
 /// ([`Ndb::streamed_blob`]): above it, decoding the blocks twice (to check them when the
