@@ -577,18 +577,9 @@ struct DateScan {
 impl Visit for DateScan {
     type Msg = ();
 
-    fn header(
-        &mut self,
-        _cx: &mut Cx<'_>,
-        _m: &mut (),
-        key: &[u8],
-        value: &[u8],
-        _offset: usize,
-        _top: bool,
-        _w: &mut Vec<Warning>,
-    ) {
-        if HeaderKey::of(key) == HeaderKey::Date {
-            self.evidence.add(value);
+    fn header(&mut self, _cx: &mut Cx<'_>, _m: &mut (), h: &HeaderLine<'_>, _w: &mut Vec<Warning>) {
+        if HeaderKey::of(h.key) == HeaderKey::Date {
+            self.evidence.add(h.value);
         }
     }
 
@@ -628,16 +619,13 @@ impl Visit for FolderScan {
         &mut self,
         _cx: &mut Cx<'_>,
         known: &mut bool,
-        key: &[u8],
-        value: &[u8],
-        _offset: usize,
-        top: bool,
+        h: &HeaderLine<'_>,
         _w: &mut Vec<Warning>,
     ) {
-        if !top || *known || HeaderKey::of(key) != HeaderKey::Folder {
+        if !h.top || *known || HeaderKey::of(h.key) != HeaderKey::Folder {
             return;
         }
-        let decoded = codepage::decode(value, self.code_page);
+        let decoded = codepage::decode(h.value, self.code_page);
         let name = decoded.trim();
         if name.is_empty() {
             return;
@@ -672,6 +660,15 @@ struct Item<'t> {
     damaged: bool,
 }
 
+/// A header line `key: value` as the grammar finds it (notes §4.2).
+struct HeaderLine<'t> {
+    key: &'t [u8],
+    value: &'t [u8],
+    offset: usize,
+    /// Of a top-level message, not of an embedded one.
+    top: bool,
+}
+
 /// The layer above the grammar: what the walk reports of each message, in stream order.
 /// [`IrBuilder`] makes IR messages of it; [`FolderScan`] and [`DateScan`] read only the header
 /// lines they need, so that the pre-scans see exactly the header lines the reader interprets
@@ -680,16 +677,12 @@ trait Visit {
     /// What is built for one message or embedded message.
     type Msg;
 
-    /// A header line `key: value` (`top`: of a top-level message, not an embedded one).
-    #[allow(clippy::too_many_arguments)]
+    /// A header line.
     fn header(
         &mut self,
         cx: &mut Cx<'_>,
         m: &mut Self::Msg,
-        key: &[u8],
-        value: &[u8],
-        offset: usize,
-        top: bool,
+        h: &HeaderLine<'_>,
         w: &mut Vec<Warning>,
     );
 
@@ -742,58 +735,6 @@ struct Draft {
 impl IrBuilder<'_> {
     fn blob(&self, r: Range<usize>) -> Blob {
         Blob::window(self.owner.clone(), r).unwrap_or_default()
-    }
-}
-
-impl Visit for IrBuilder<'_> {
-    type Msg = Draft;
-
-    fn header(
-        &mut self,
-        cx: &mut Cx<'_>,
-        m: &mut Draft,
-        key: &[u8],
-        value: &[u8],
-        offset: usize,
-        top: bool,
-        w: &mut Vec<Warning>,
-    ) {
-        self.apply_header(cx, &mut m.msg, key, value, offset, top, w);
-    }
-
-    fn unparsed_line(
-        &mut self,
-        cx: &mut Cx<'_>,
-        m: &mut Draft,
-        line: &[u8],
-        offset: usize,
-        w: &mut Vec<Warning>,
-    ) {
-        let text = self.dec.decode(line).0.into_owned();
-        m.msg
-            .properties
-            .push(Property::new("ccmail:unparsed-line", PropValue::Text(text)));
-        cx.warn(
-            w,
-            "ccmail.unparsed-line",
-            "header line without a Key: kept as property ccmail:unparsed-line".into(),
-            offset,
-        );
-    }
-
-    fn item(
-        &mut self,
-        cx: &mut Cx<'_>,
-        m: &mut Draft,
-        item: &Item<'_>,
-        depth: u32,
-        w: &mut Vec<Warning>,
-    ) {
-        self.build_item(cx, m, item, depth, w);
-    }
-
-    fn end_items(&mut self, m: &mut Draft) {
-        finish_body(&mut m.msg, std::mem::take(&mut m.body));
     }
 }
 
@@ -1112,7 +1053,15 @@ fn walk_body<V: Visit>(
         }
         if !trim(line).is_empty() {
             match split_key(line) {
-                Some((k, value)) => v.header(cx, m, k, value, l.start, top, w),
+                Some((key, value)) => {
+                    let h = HeaderLine {
+                        key,
+                        value,
+                        offset: l.start,
+                        top,
+                    };
+                    v.header(cx, m, &h, w);
+                }
                 None => v.unparsed_line(cx, m, line, l.start, w),
             }
         }
@@ -1215,17 +1164,19 @@ impl HeaderKey {
 }
 
 impl IrBuilder<'_> {
-    #[allow(clippy::too_many_arguments)]
     fn apply_header(
         &self,
         cx: &mut Cx<'_>,
         msg: &mut Message,
-        key: &[u8],
-        value: &[u8],
-        offset: usize,
-        top: bool,
+        h: &HeaderLine<'_>,
         w: &mut Vec<Warning>,
     ) {
+        let &HeaderLine {
+            key,
+            value,
+            offset,
+            top,
+        } = h;
         // `split_key` keeps only ASCII keys, so this prints the key unchanged, without a pass.
         let key_s = key.escape_ascii();
         let lower = HeaderKey::of(key);
@@ -1482,9 +1433,39 @@ fn is_embedded(cx: &Cx<'_>, item: &Item<'_>) -> bool {
         && looks_like_header(cx, item.payload.start, item.payload.end)
 }
 
-impl IrBuilder<'_> {
+impl Visit for IrBuilder<'_> {
+    type Msg = Draft;
+
+    fn header(&mut self, cx: &mut Cx<'_>, m: &mut Draft, h: &HeaderLine<'_>, w: &mut Vec<Warning>) {
+        self.apply_header(cx, &mut m.msg, h, w);
+    }
+
+    fn unparsed_line(
+        &mut self,
+        cx: &mut Cx<'_>,
+        m: &mut Draft,
+        line: &[u8],
+        offset: usize,
+        w: &mut Vec<Warning>,
+    ) {
+        let text = self.dec.decode(line).0.into_owned();
+        m.msg
+            .properties
+            .push(Property::new("ccmail:unparsed-line", PropValue::Text(text)));
+        cx.warn(
+            w,
+            "ccmail.unparsed-line",
+            "header line without a Key: kept as property ccmail:unparsed-line".into(),
+            offset,
+        );
+    }
+
+    fn end_items(&mut self, m: &mut Draft) {
+        finish_body(&mut m.msg, std::mem::take(&mut m.body));
+    }
+
     /// The IR of a framed item: text joins the body; everything else is an attachment.
-    fn build_item(
+    fn item(
         &mut self,
         cx: &mut Cx<'_>,
         m: &mut Draft,
