@@ -544,14 +544,7 @@ pub fn scan_date_order_releasing(
     release: &dyn Fn(),
 ) -> OrderEvidence {
     let mut scan = DateScan::default();
-    walk_messages(
-        data,
-        cfg,
-        &mut scan,
-        || (),
-        release,
-        |s| s.evidence.is_settled(),
-    );
+    walk_messages(data, cfg, &mut scan, release, |s| s.evidence.is_settled());
     scan.evidence
 }
 
@@ -564,7 +557,7 @@ pub fn scan_folder_names(data: &[u8], cfg: &ReaderConfig, release: &dyn Fn()) ->
         code_page: cfg.code_page,
         names: Vec::new(),
     };
-    walk_messages(data, cfg, &mut scan, || false, release, |_| false);
+    walk_messages(data, cfg, &mut scan, release, |_| false);
     scan.names
 }
 
@@ -660,7 +653,7 @@ struct Item<'t> {
     damaged: bool,
 }
 
-/// A header line `key: value` as the grammar finds it (notes §4.2).
+/// A header line `key: value` as the grammar finds it (notes §4.2, §4.3).
 struct HeaderLine<'t> {
     key: &'t [u8],
     value: &'t [u8],
@@ -951,7 +944,7 @@ fn is_header_key(k: &[u8]) -> bool {
     .any(|h| k.eq_ignore_ascii_case(h))
 }
 
-/// The message whose `Message:` line is at `start` (notes §4.1): its size line, then
+/// The message whose `Message:` line is at `start` (notes §4.3): its size line, then
 /// [`walk_body`]. Returns the position after the message.
 fn walk_message<V: Visit>(
     cx: &mut Cx<'_>,
@@ -986,10 +979,11 @@ fn walk_messages<V: Visit>(
     data: &[u8],
     cfg: &ReaderConfig,
     v: &mut V,
-    new_msg: impl Fn() -> V::Msg,
     release: &dyn Fn(),
     enough: impl Fn(&V) -> bool,
-) {
+) where
+    V::Msg: Default,
+{
     let mut stats = FramingStats::default();
     let mut cx = Cx {
         data,
@@ -1000,7 +994,7 @@ fn walk_messages<V: Visit>(
     let (mut pos, mut released_at) = (0, 0);
     let mut w = Vec::new();
     while let Some(start) = find_message(data, pos, len) {
-        let mut m = new_msg();
+        let mut m = V::Msg::default();
         let end = walk_message(&mut cx, v, &mut m, start, len, &mut w);
         w.clear();
         pos = end.max(line_at(data, start, len).next);
@@ -1426,7 +1420,7 @@ fn frame_item<'t>(
 }
 
 /// Is `item` a message item whose payload is a header block, that the walk reads as an
-/// embedded message (notes §4.6)?
+/// embedded message (notes §4.7)?
 fn is_embedded(cx: &Cx<'_>, item: &Item<'_>) -> bool {
     item.kind == ItemKind::Message
         && !item.damaged
