@@ -19,7 +19,8 @@ use mailmig_ir::{
 use crate::dates::OrderEvidence;
 use crate::directory::parse_directory;
 use crate::stream::{
-    ExportReader, FramingStats, ReaderConfig, scan_date_order_releasing, scan_folder_names,
+    ExportReader, FramingStats, ReaderConfig, add_folder_name, scan_date_order_releasing,
+    scan_folder_names,
 };
 use crate::{CcmailError, map_file};
 
@@ -488,9 +489,7 @@ impl Source for CcmailSource {
             let bytes = map.bytes();
             let release = || map.release_pages();
             for n in scan_folder_names((*bytes).as_ref(), &self.cfg, &release) {
-                if !names.iter().any(|x| x.eq_ignore_ascii_case(&n)) {
-                    names.push(n);
-                }
+                add_folder_name(&mut names, &n);
             }
         }
         let folders: Vec<Folder> = names

@@ -624,9 +624,15 @@ impl Visit for FolderScan {
             return;
         }
         *known = true;
-        if !self.names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
-            self.names.push(name.to_string());
-        }
+        add_folder_name(&mut self.names, name);
+    }
+}
+
+/// Adds `name` to `names` unless a name equal to it but for ASCII case is there already: folder
+/// names in first-seen spelling and order, as mailboxes list them.
+pub(crate) fn add_folder_name(names: &mut Vec<String>, name: &str) {
+    if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+        names.push(name.to_string());
     }
 }
 
