@@ -63,6 +63,36 @@ fn generate_is_deterministic() {
     assert_same_tree(&snapshot(&a), &snapshot(&b));
 }
 
+/// Source properties reach an output that keeps them: converting a PST to JSON Lines writes
+/// the message's and its attachments' unmapped properties. (The MIME outputs let the reader
+/// skip them, `OpenOptions::skip_properties`; `crates/pst/tests/skip_properties.rs` checks
+/// that nothing else changes.)
+#[test]
+fn pst_properties_reach_jsonl() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let pst = repo().join("corpus/pst/ruby-msg_attachAndInline.pst");
+    convert_ok(&pst, "jsonl", &out, &[]);
+    let text = std::fs::read_to_string(out.join("attachAndInline/mailbox.jsonl")).unwrap();
+    let message = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["record"] == "message")
+        .unwrap();
+    let m = &message["message"];
+    assert!(
+        m["properties"].as_array().is_some_and(|p| p.len() > 10),
+        "{m}"
+    );
+    let attachments = m["attachments"].as_array().unwrap();
+    assert!(
+        attachments
+            .iter()
+            .all(|a| a["properties"].as_array().is_some_and(|p| !p.is_empty())),
+        "{m}"
+    );
+}
+
 /// `verify` reads `--to pst` output back with the PST reader: a clean run verifies, with
 /// every written message found; a damaged PST (cut after its first 20 KiB, before its data
 /// and B-trees) makes it fail, naming the file.

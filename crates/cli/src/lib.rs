@@ -199,7 +199,9 @@ fn run(cli: Cli) -> Result<i32> {
             no_sync,
             read,
         } => {
-            let options = read.open_options(no_mail)?;
+            let mut options = read.open_options(no_mail)?;
+            let sink = formats::sink(&to, out_code_page)?;
+            options.skip_properties = !sink.keeps_properties();
             let driver = formats::resolve_driver(&inputs, read.from.as_deref())?;
             let source = match driver.open(&inputs, &options) {
                 Ok(s) => s,
@@ -211,7 +213,6 @@ fn run(cli: Cli) -> Result<i32> {
                     return Err(e).with_context(|| format!("opening {}", show_paths(&inputs)));
                 }
             };
-            let sink = formats::sink(&to, out_code_page)?;
             let fingerprint = formats::fingerprint(
                 &inputs,
                 driver.name(),

@@ -108,6 +108,14 @@ pub trait Sink: Send + Sync {
         dir: &Path,
     ) -> Result<Box<dyn MailboxWriter + 'a>, SinkError>;
 
+    /// Whether the writer reads the `properties` of messages, addresses and attachments (true
+    /// unless it says otherwise). `convert` tells the reader when it does not
+    /// ([`crate::OpenOptions::skip_properties`]), which saves decoding values that would be
+    /// thrown away.
+    fn keeps_properties(&self) -> bool {
+        true
+    }
+
     /// Writes post-office-level files into `dir` (an empty staging directory whose files the
     /// engine moves into the output root) after every mailbox has been committed. `mailboxes`
     /// lists them in source order.

@@ -22,6 +22,12 @@ pub struct OpenOptions {
     pub no_mail: bool,
     /// Enable readers labelled experimental (`--experimental`).
     pub experimental: bool,
+    /// The output has nowhere to put the `properties` of messages, addresses and attachments
+    /// ([`crate::Sink::keeps_properties`] is false), so a reader may leave them empty instead
+    /// of decoding them. Everything else is read as always: mapped fields, bodies,
+    /// attachments, source identifiers, warnings.
+    #[serde(default)]
+    pub skip_properties: bool,
     /// Bounds on work and memory.
     pub limits: Limits,
 }

@@ -52,6 +52,7 @@ fn open_store_resident(path: &Path, options: &OpenOptions) -> Result<PstStore, S
     )
     .map_err(|e| ndb_error(path, e))?;
     store.set_file_map(map);
+    store.set_skip_properties(options.skip_properties);
     Ok(store)
 }
 

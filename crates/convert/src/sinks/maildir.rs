@@ -210,6 +210,11 @@ impl Sink for MaildirSink {
         "maildir"
     }
 
+    /// MIME messages have no place for source properties.
+    fn keeps_properties(&self) -> bool {
+        false
+    }
+
     fn open_mailbox<'a>(
         &'a self,
         ctx: MailboxContext<'a>,

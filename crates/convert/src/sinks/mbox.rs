@@ -307,6 +307,11 @@ impl Sink for MboxSink {
         "mbox"
     }
 
+    /// MIME messages have no place for source properties.
+    fn keeps_properties(&self) -> bool {
+        false
+    }
+
     fn open_mailbox<'a>(
         &'a self,
         ctx: MailboxContext<'a>,

@@ -263,6 +263,16 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// The MIME sinks let readers skip source properties; JSON Lines, which writes the whole
+    /// IR, does not.
+    #[test]
+    fn only_jsonl_keeps_properties() {
+        for name in BUILTIN_SINKS {
+            let sink = builtin_sink(name).unwrap();
+            assert_eq!(sink.keeps_properties(), *name == "jsonl", "{name}");
+        }
+    }
+
     /// Keeps what it is given and counts the calls; fails a write that would pass `fail_at`.
     #[derive(Default)]
     struct Recorder {

@@ -303,8 +303,12 @@ impl PstStore {
     }
 
     /// The properties of `bag` the IR mapping did not consume (`mapped`), named and converted
-    /// for `Message::properties`, `Address::properties` and `Attachment::properties`.
+    /// for `Message::properties`, `Address::properties` and `Attachment::properties`; none when
+    /// the output has no use for them ([`PstStore::set_skip_properties`]).
     fn kept_properties(&self, bag: &PropBag, mapped: &[u16], cp: u16) -> Vec<Property> {
+        if self.skip_properties {
+            return Vec::new();
+        }
         let names = self.names();
         bag.props
             .iter()

@@ -32,6 +32,9 @@ pub struct PstStore {
     pub(crate) code_page: u16,
     pub(crate) forced_code_page: Option<u16>,
     salvage: bool,
+    /// Leave the `properties` of messages, recipients and attachments empty
+    /// ([`mailmig_ir::OpenOptions::skip_properties`]).
+    skip_properties: bool,
 }
 
 /// The entry-id properties of the IPM subtree that name the special folders
@@ -96,6 +99,7 @@ impl PstStore {
             code_page: code_page.unwrap_or(1252),
             forced_code_page: code_page,
             salvage,
+            skip_properties: false,
         };
         match s.read_pc(NID_MESSAGE_STORE) {
             Ok(p) => {
@@ -121,6 +125,13 @@ impl PstStore {
     /// Keeps the file map so resident pages can be released while streaming.
     pub fn set_file_map(&mut self, map: crate::source::FileMap) {
         self.ndb.set_file_map(Arc::new(map));
+    }
+
+    /// Leaves the `properties` of messages, recipients and attachments empty instead of
+    /// decoding the unmapped properties into them: for an output that has nowhere to put them
+    /// ([`mailmig_ir::OpenOptions::skip_properties`]).
+    pub fn set_skip_properties(&mut self, skip: bool) {
+        self.skip_properties = skip;
     }
 
     /// Sets the size from which attachment data is streamed (see
