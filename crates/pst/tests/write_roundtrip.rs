@@ -416,6 +416,58 @@ fn synthetic_post_office_round_trip() {
     }
 }
 
+/// A data tree is held whole only when it is smaller than the streaming threshold, so only
+/// then does `Limits::max_allocation` apply to it: an attachment four times the limit (and
+/// over the threshold) is streamed and comes out whole and byte-exact. (With the defaults,
+/// the limit is 1 GiB, and a PST of tens of gigabytes can hold a larger attachment.)
+#[test]
+fn attachments_larger_than_the_allocation_limit_are_streamed_whole() {
+    const LIMIT: u64 = 64 * 1024;
+    let data: Vec<u8> = (0..4 * LIMIT as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    let m = Message {
+        folder: Some("in".into()),
+        subject: Some("large".into()),
+        attachments: vec![Attachment {
+            name: Some("large.bin".into()),
+            content: AttachmentContent::Data(Blob::from_vec(data.clone())),
+            ..Attachment::default()
+        }],
+        ..Message::default()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = write_pst(
+        tmp.path(),
+        "large",
+        &synth_folders(),
+        &[m],
+        CryptMethod::Permute,
+    );
+    let bytes: mailmig_ir::blob::SharedBytes = std::sync::Arc::new(std::fs::read(&out).unwrap());
+    let mut limits = mailmig_ir::Limits::default();
+    limits.max_allocation = LIMIT;
+    let mut store = mailmig_pst::PstStore::open(bytes, "large.pst", false, None, limits).unwrap();
+    store.set_streamed_blob_min(LIMIT);
+    let budget = Budget::unlimited();
+    let tree = store.folder_tree(&budget).unwrap();
+    let msgs: Vec<Message> = mailmig_pst::MessageIter::new(&store, tree, budget)
+        .map(|m| m.unwrap())
+        .collect();
+    assert_eq!(msgs.len(), 1);
+    let blob = msgs[0].attachments[0]
+        .data()
+        .unwrap_or_else(|| panic!("{:?}", msgs[0].warnings));
+    assert!(blob.is_streamed());
+    let mut read = Vec::new();
+    blob.pieces(&mut |p| {
+        read.extend_from_slice(p);
+        Ok(())
+    })
+    .unwrap();
+    assert!(read == data, "{} bytes read of {}", read.len(), data.len());
+}
+
 fn arb_text() -> impl Strategy<Value = String> {
     prop_oneof![
         "[a-zA-Z0-9 .,:;!?'-]{1,40}",

@@ -780,7 +780,7 @@ impl Ndb {
     pub fn read_data_tree(&self, bid: u64) -> Result<Vec<BlockData<'_>>, NdbError> {
         let mut out = Vec::new();
         let mut total: u64 = 0;
-        self.collect_data_tree(bid, 0, &mut total, &mut |e| {
+        self.collect_data_tree(bid, 0, &mut total, true, &mut |e| {
             let data = self.read_block_entry(e)?;
             let n = data.len();
             out.push(data);
@@ -794,7 +794,7 @@ impl Ndb {
     pub fn data_tree_entries(&self, bid: u64) -> Result<Vec<BlockEntry>, NdbError> {
         let mut out = Vec::new();
         let mut total: u64 = 0;
-        self.collect_data_tree(bid, 0, &mut total, &mut |e| {
+        self.collect_data_tree(bid, 0, &mut total, true, &mut |e| {
             out.push(*e);
             Ok(usize::from(if self.is_deflated(e) {
                 e.inflated
@@ -814,7 +814,7 @@ impl Ndb {
         f: &mut dyn FnMut(&[u8]) -> Result<(), NdbError>,
     ) -> Result<(), NdbError> {
         let mut total: u64 = 0;
-        self.collect_data_tree(bid, 0, &mut total, &mut |e| {
+        self.collect_data_tree(bid, 0, &mut total, true, &mut |e| {
             let data = self.read_block_entry(e)?;
             f(&data)?;
             Ok(data.len())
@@ -822,18 +822,22 @@ impl Ndb {
     }
 
     /// Walks the data tree at `bid`, calling `leaf` on each data block in order; `leaf`
-    /// returns the number of bytes the block gave, counted against the allocation limit.
+    /// returns the number of bytes the block gave, counted against the allocation limit when
+    /// `held_whole` (the caller keeps the tree's bytes in memory). A tree read one block at a
+    /// time is bounded by its structure instead: two levels of XBLOCKs, each entry a block of
+    /// the file.
     fn collect_data_tree(
         &self,
         bid: u64,
         depth: u32,
         total: &mut u64,
+        held_whole: bool,
         leaf: &mut dyn FnMut(&BlockEntry) -> Result<usize, NdbError>,
     ) -> Result<(), NdbError> {
         let e = self.lookup_block(bid)?;
         if bid & 2 == 0 {
-            *total += leaf(&e)? as u64;
-            if !self.limits.allows_allocation(*total) {
+            *total = total.saturating_add(leaf(&e)? as u64);
+            if held_whole && !self.limits.allows_allocation(*total) {
                 return Err(NdbError::Limit {
                     what: "data tree size",
                     offset: e.ib,
@@ -877,7 +881,7 @@ impl Ndb {
         for i in 0..cent.min(avail) {
             let child = btree::id_at(&data, 8 + i * ks, ks);
             if level == 2 {
-                self.collect_data_tree(child, depth + 1, total, leaf)?;
+                self.collect_data_tree(child, depth + 1, total, held_whole, leaf)?;
             } else {
                 // Children of an XBLOCK must be data blocks.
                 if child & 2 != 0 {
@@ -887,7 +891,7 @@ impl Ndb {
                         value: child,
                     });
                 }
-                self.collect_data_tree(child, depth + 1, total, leaf)?;
+                self.collect_data_tree(child, depth + 1, total, held_whole, leaf)?;
             }
         }
         Ok(())
@@ -925,7 +929,7 @@ impl Ndb {
             }
         }
         let mut total: u64 = 0;
-        self.collect_data_tree(bid, 0, &mut total, &mut |e| {
+        self.collect_data_tree(bid, 0, &mut total, true, &mut |e| {
             let before = v.len();
             self.append_block(e, &mut v)?;
             Ok(v.len() - before)
@@ -937,7 +941,8 @@ impl Ndb {
     /// when the blob is read, so a large attachment is never held whole.
     ///
     /// Everything that can fail is checked now, so that reading the blob later cannot: the
-    /// tree's structure and limits, every block's bounds, trailer and CRC (warnings as for any
+    /// tree's structure and limits (not [`Limits::max_allocation`]: the tree is never held
+    /// whole, however large), every block's bounds, trailer and CRC (warnings as for any
     /// read), and for compressed blocks the inflation itself, into a buffer that is dropped.
     /// Reading the blob decodes the blocks again. Both passes release the file map's pages
     /// every [`RELEASE_EVERY`](mailmig_ir::blob::RELEASE_EVERY) bytes they read.
@@ -946,7 +951,7 @@ impl Ndb {
         let mut total: u64 = 0;
         let mut scratch = Vec::new();
         let (mut read, mut released_at) = (0usize, 0usize);
-        self.collect_data_tree(bid, 0, &mut total, &mut |e| {
+        self.collect_data_tree(bid, 0, &mut total, false, &mut |e| {
             let stored = self.checked_block(e)?;
             let deflated = self.is_deflated(e);
             let n = if deflated {
