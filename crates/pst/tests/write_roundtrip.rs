@@ -419,7 +419,8 @@ fn synthetic_post_office_round_trip() {
 /// A data tree is held whole only when it is smaller than the streaming threshold, so only
 /// then does `Limits::max_allocation` apply to it: an attachment four times the limit (and
 /// over the threshold) is streamed and comes out whole and byte-exact. (With the defaults,
-/// the limit is 1 GiB, and a PST of tens of gigabytes can hold a larger attachment.)
+/// the limit is 1 GiB, and a PST of tens of gigabytes can hold a larger attachment.) Held
+/// whole, the same data is refused, and the message's warnings say why.
 #[test]
 fn attachments_larger_than_the_allocation_limit_are_streamed_whole() {
     const LIMIT: u64 = 64 * 1024;
@@ -447,14 +448,29 @@ fn attachments_larger_than_the_allocation_limit_are_streamed_whole() {
     let bytes: mailmig_ir::blob::SharedBytes = std::sync::Arc::new(std::fs::read(&out).unwrap());
     let mut limits = mailmig_ir::Limits::default();
     limits.max_allocation = LIMIT;
-    let mut store = mailmig_pst::PstStore::open(bytes, "large.pst", false, None, limits).unwrap();
-    store.set_streamed_blob_min(LIMIT);
-    let budget = Budget::unlimited();
-    let tree = store.folder_tree(&budget).unwrap();
-    let msgs: Vec<Message> = mailmig_pst::MessageIter::new(&store, tree, budget)
-        .map(|m| m.unwrap())
-        .collect();
-    assert_eq!(msgs.len(), 1);
+    let read = |streamed_min: u64| {
+        let mut store =
+            mailmig_pst::PstStore::open(bytes.clone(), "large.pst", false, None, limits.clone())
+                .unwrap();
+        store.set_streamed_blob_min(streamed_min);
+        let budget = Budget::unlimited();
+        let tree = store.folder_tree(&budget).unwrap();
+        let msgs: Vec<Message> = mailmig_pst::MessageIter::new(&store, tree, budget)
+            .map(|m| m.unwrap())
+            .collect();
+        assert_eq!(msgs.len(), 1);
+        msgs
+    };
+    let whole = read(u64::MAX);
+    assert!(whole[0].attachments[0].data().is_none());
+    let w = &whole[0].warnings;
+    assert!(
+        w.iter().any(|w| w.code == "pst.property-value"
+            && w.message.contains("0x37010102")
+            && w.message.contains("data tree size")),
+        "{w:?}"
+    );
+    let msgs = read(LIMIT);
     let blob = msgs[0].attachments[0]
         .data()
         .unwrap_or_else(|| panic!("{:?}", msgs[0].warnings));

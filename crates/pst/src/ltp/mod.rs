@@ -216,20 +216,29 @@ impl<'a> NodeRef<'a> {
                 .and_then(|s| s.try_into().ok())
                 .map(u32::from_le_bytes)
                 .unwrap_or(0);
+            let tag = (u32::from(id) << 16) | u32::from(t);
             let value = if is_inline_type(t) {
                 RawValue::Inline(v)
             } else {
                 match self.hnid(v) {
                     Ok(b) => RawValue::Bytes(b),
-                    // One unreadable value must not lose the whole object: keep it empty.
-                    Err(_) if v != 0 => continue,
+                    // One unreadable value must not lose the whole object: leave it out, and
+                    // say why (the warning lands on the message being read).
+                    Err(e) if v != 0 => {
+                        self.ndb.warn(
+                            "pst.property-value",
+                            format!(
+                                "property 0x{tag:08X} left out: its value (HNID 0x{v:08X}) \
+                                 cannot be read: {e}"
+                            ),
+                            None,
+                        );
+                        continue;
+                    }
                     Err(e) => return Err(e),
                 }
             };
-            out.push(RawProp {
-                tag: (u32::from(id) << 16) | u32::from(t),
-                value,
-            });
+            out.push(RawProp { tag, value });
         }
         Ok(out)
     }
