@@ -475,13 +475,13 @@ fn attachments_larger_than_the_allocation_limit_are_streamed_whole() {
         .data()
         .unwrap_or_else(|| panic!("{:?}", msgs[0].warnings));
     assert!(blob.is_streamed());
-    let mut read = Vec::new();
+    let mut got = Vec::new();
     blob.pieces(&mut |p| {
-        read.extend_from_slice(p);
+        got.extend_from_slice(p);
         Ok(())
     })
     .unwrap();
-    assert!(read == data, "{} bytes read of {}", read.len(), data.len());
+    assert!(got == data, "{} bytes read of {}", got.len(), data.len());
 }
 
 fn arb_text() -> impl Strategy<Value = String> {
