@@ -502,9 +502,10 @@ fn finish_files_colliding_with_a_mailbox_are_refused() {
 fn preflight_refuses_an_output_without_room() {
     let tmp = tempfile::tempdir().unwrap();
     // A sparse input whose apparent size is more than twice the free space (ext4 allows
-    // 16 TiB files).
+    // 16 TiB files), by a margin: other processes may free space while the test runs.
     let vfs = rustix::fs::statvfs(tmp.path()).unwrap();
-    let size = (vfs.f_bavail * vfs.f_frsize + 1) * 2;
+    let free = vfs.f_bavail * vfs.f_frsize;
+    let size = (free + (free / 4).max(1 << 30)) * 2;
     let input = tmp.path().join("huge.pst");
     fs::File::create(&input).unwrap().set_len(size).unwrap();
     let out = tmp.path().join("out");
