@@ -807,7 +807,8 @@ impl Ndb {
 
     /// Calls `f` on each data block of the data tree at `bid`, in order and decoded, one
     /// block at a time: a block's decoded copy is dropped before the next is read, so a large
-    /// tree is never held whole (MS-PST 2.2.2.8.3.2).
+    /// tree is never held whole here (MS-PST 2.2.2.8.3.2). `f` may keep the blocks (the table
+    /// context keeps its row matrix), so the allocation limit still applies to the tree.
     pub fn for_each_data_block(
         &self,
         bid: u64,
