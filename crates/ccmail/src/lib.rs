@@ -38,6 +38,8 @@ pub mod driver;
 mod lex;
 pub mod postoffice;
 pub mod stream;
+#[cfg(target_arch = "x86_64")]
+mod vbmi2;
 pub mod writer;
 
 pub use address::{parse_address, split_address_line};
