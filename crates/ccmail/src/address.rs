@@ -18,7 +18,7 @@ pub fn parse_address(text: &str) -> Address {
     let name = if missing_name {
         None
     } else {
-        match t.as_bytes().windows(4).rposition(|w| w == b" at ") {
+        match memchr::memmem::rfind(t.as_bytes(), b" at ") {
             Some(i) => t.get(..i).map(str::trim).filter(|n| !n.is_empty()),
             None => Some(t).filter(|n| !n.is_empty()),
         }
@@ -50,7 +50,17 @@ pub struct SplitLine {
 /// 3. the last ` at ` inside an address splits name and post office ([`parse_address`]);
 /// 4. leftover text containing a comma is ambiguous: one recipient with the raw text.
 pub fn split_address_line(value: &str) -> SplitLine {
-    let mut out = SplitLine::default();
+    let mut addresses = Vec::new();
+    let ambiguous = for_each_address(value, |a| addresses.push(a));
+    SplitLine {
+        addresses,
+        ambiguous,
+    }
+}
+
+/// [`split_address_line`] handing each address to `f` as it is found, without collecting
+/// them; returns whether the split was ambiguous.
+pub(crate) fn for_each_address(value: &str, mut f: impl FnMut(Address)) -> bool {
     let bytes = value.as_bytes();
     let mut seg_start = 0usize;
     let mut search = 0usize;
@@ -72,7 +82,7 @@ pub fn split_address_line(value: &str) -> SplitLine {
             if let Some(seg) = value.get(seg_start..po_end) {
                 let seg = seg.trim();
                 if !seg.is_empty() {
-                    out.addresses.push(parse_address(seg));
+                    f(parse_address(seg));
                 }
             }
             seg_start = (after + 1).min(bytes.len());
@@ -81,16 +91,15 @@ pub fn split_address_line(value: &str) -> SplitLine {
             search = at + 1;
         }
     }
+    let mut ambiguous = false;
     if let Some(rest) = value.get(seg_start..) {
         let rest = rest.trim();
         if !rest.is_empty() {
-            if rest.contains(',') {
-                out.ambiguous = true;
-            }
-            out.addresses.push(parse_address(rest));
+            ambiguous = rest.contains(',');
+            f(parse_address(rest));
         }
     }
-    out
+    ambiguous
 }
 
 #[cfg(test)]

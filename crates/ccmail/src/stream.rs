@@ -36,7 +36,7 @@ use mailmig_ir::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::address::split_address_line;
+use crate::address::for_each_address;
 use crate::dates::{DateProblem, OrderEvidence, parse_date, split_file_title};
 use crate::lex::{
     ItemKind, SizeLine, after_keyword, is_keyword_line, is_message_line, item_header, line_at,
@@ -513,7 +513,7 @@ impl Iterator for ExportReader {
             dec: &self.decoder,
         };
         let mut draft = Draft::default();
-        draft.msg.ids.native = Some(self.index.to_string());
+        draft.msg.ids.native = Some(decimal(self.index));
         draft.msg.ids.offset = Some(start as u64);
         if !self.cfg.file.is_empty() {
             draft.msg.ids.file = Some(self.cfg.file.clone());
@@ -543,6 +543,28 @@ impl Iterator for ExportReader {
         release_when_due(self.file_map.as_ref(), self.pos, &mut self.released_at);
         Some(Ok(msg))
     }
+}
+
+/// `n` in decimal, without the formatting machinery (once per message).
+fn decimal(mut n: u64) -> String {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    digits
+        .get(i..)
+        .unwrap_or(&[])
+        .iter()
+        .map(|&d| char::from(d))
+        .collect()
 }
 
 fn find_message(data: &[u8], from: usize, limit: usize) -> Option<usize> {
@@ -1219,13 +1241,33 @@ impl IrBuilder<'_> {
                 .filter(|b| b.as_bytes() == value)
                 .unwrap_or_else(|| Blob::from(value));
             msg.properties.push(Property::new(
-                format!("ccmail:raw:{key_s}"),
+                key_name("ccmail:raw:", key),
                 PropValue::Binary(blob),
             ));
         }
         if addr_key {
-            let split = split_address_line(&v);
-            if split.ambiguous {
+            let max = cx.cfg.limits.max_recipients as usize;
+            let (mut found, mut nameless, mut dropped) = (0usize, false, false);
+            let had_from = msg.from.is_some();
+            let mut list = match lower {
+                HeaderKey::From => None,
+                HeaderKey::To => Some(&mut msg.to),
+                HeaderKey::Cc => Some(&mut msg.cc),
+                _ => Some(&mut msg.bcc),
+            };
+            let from = &mut msg.from;
+            let ambiguous = for_each_address(&v, |a| {
+                found += 1;
+                nameless |= a.name.is_none();
+                match &mut list {
+                    // The first address of a From: line is the author, unless one was met.
+                    None if found == 1 && !had_from => *from = Some(a),
+                    None => {}
+                    Some(list) if list.len() < max => list.push(a),
+                    Some(_) => dropped = true,
+                }
+            });
+            if ambiguous {
                 cx.warn(
                     w,
                     "ccmail.address-ambiguous",
@@ -1233,7 +1275,7 @@ impl IrBuilder<'_> {
                     offset,
                 );
             }
-            if split.addresses.iter().any(|a| a.name.is_none()) {
+            if nameless {
                 cx.warn(
                     w,
                     "ccmail.address-no-name",
@@ -1241,17 +1283,12 @@ impl IrBuilder<'_> {
                     offset,
                 );
             }
-            let max = cx.cfg.limits.max_recipients as usize;
             if lower == HeaderKey::From {
-                let mut it = split.addresses.into_iter();
-                let first = it.next();
-                if msg.from.is_none() {
-                    msg.from = first;
-                } else if first.is_some() {
+                if had_from && found > 0 {
                     msg.properties
                         .push(Property::new("ccmail:From", PropValue::Text(v.to_string())));
                 }
-                if it.next().is_some() {
+                if found > 1 {
                     cx.warn(
                         w,
                         "ccmail.from-multiple",
@@ -1259,24 +1296,13 @@ impl IrBuilder<'_> {
                         offset,
                     );
                 }
-                return;
-            }
-            let list = match lower {
-                HeaderKey::To => &mut msg.to,
-                HeaderKey::Cc => &mut msg.cc,
-                _ => &mut msg.bcc,
-            };
-            for a in split.addresses {
-                if list.len() >= max {
-                    cx.warn(
-                        w,
-                        "ccmail.too-many-recipients",
-                        format!("more than {max} {key_s} recipients; the rest were dropped"),
-                        offset,
-                    );
-                    break;
-                }
-                list.push(a);
+            } else if dropped {
+                cx.warn(
+                    w,
+                    "ccmail.too-many-recipients",
+                    format!("more than {max} {key_s} recipients; the rest were dropped"),
+                    offset,
+                );
             }
             return;
         }
@@ -1323,11 +1349,20 @@ impl IrBuilder<'_> {
                 }
             }
             _ => msg.properties.push(Property::new(
-                format!("ccmail:{key_s}"),
+                key_name("ccmail:", key),
                 PropValue::Text(v.into_owned()),
             )),
         }
     }
+}
+
+/// `prefix` then a header key as written (ASCII, [`split_key`] keeps no other), without the
+/// formatting machinery.
+fn key_name(prefix: &str, key: &[u8]) -> String {
+    let mut name = String::with_capacity(prefix.len() + key.len());
+    name.push_str(prefix);
+    name.extend(key.iter().map(|&b| char::from(b)));
+    name
 }
 
 /// The items after `Contents:` (notes §4.3), each framed by [`frame_item`] and handed to `v`.
@@ -1513,7 +1548,8 @@ impl Visit for IrBuilder<'_> {
         let title: &str = &title;
         let (msg, body) = (&mut m.msg, &mut m.body);
         let payload = cx.bytes(after..pend);
-        let title_opt = (!title.is_empty()).then(|| title.to_string());
+        // Made only where it is kept: a file item's title is split into name and date.
+        let title_opt = || (!title.is_empty()).then(|| title.to_string());
         if kind == ItemKind::Text {
             if payload.starts_with(b"{\\rtf") && body.rtf.is_none() {
                 body.rtf = Some(self.blob(after..pend));
@@ -1531,7 +1567,7 @@ impl Visit for IrBuilder<'_> {
                     );
                 }
                 let continued = title == CONTINUED_TITLE && !body.parts.is_empty();
-                body.parts.push((text.into_owned(), title_opt, continued));
+                body.parts.push((text.into_owned(), title_opt(), continued));
             }
             return;
         }
@@ -1619,7 +1655,7 @@ impl Visit for IrBuilder<'_> {
                     PropValue::Text("Fax".into()),
                 ));
                 let is_pcx = matches!(payload, [0x0A, 0..=5, 1, ..]);
-                let base = title_opt.clone().unwrap_or_else(|| "Fax".into());
+                let base = title_opt().unwrap_or_else(|| "Fax".into());
                 if is_pcx {
                     att.mime_type = Some("image/x-pcx".into());
                     att.name = Some(if has_extension(&base) {
@@ -1648,7 +1684,7 @@ impl Visit for IrBuilder<'_> {
                         iw.append(&mut inner.warnings);
                         inner.warnings = iw;
                         att.kind = AttachmentKind::EmbeddedMessage;
-                        att.name = title_opt;
+                        att.name = title_opt();
                         att.content = AttachmentContent::Message(Box::new(inner));
                         msg.attachments.push(att);
                         return;
@@ -1663,11 +1699,14 @@ impl Visit for IrBuilder<'_> {
                         hdr.start,
                     );
                 }
-                att.name = Some(format!("{}.txt", title_opt.as_deref().unwrap_or("message")));
+                att.name = Some(format!(
+                    "{}.txt",
+                    if title.is_empty() { "message" } else { title }
+                ));
             }
             ItemKind::Ole => {
                 att.kind = AttachmentKind::Ole;
-                let base = title_opt.clone().unwrap_or_else(|| "object".into());
+                let base = title_opt().unwrap_or_else(|| "object".into());
                 att.name = Some(if has_extension(&base) {
                     base
                 } else {
@@ -1679,7 +1718,7 @@ impl Visit for IrBuilder<'_> {
                     "ccmail:item-kind",
                     PropValue::Text(words.into()),
                 ));
-                att.name = Some(title_opt.clone().unwrap_or_else(|| words.to_string()));
+                att.name = Some(title_opt().unwrap_or_else(|| words.to_string()));
                 cx.warn(
                     w,
                     "ccmail.unknown-item",
@@ -1961,6 +2000,13 @@ pub(crate) mod tests {
         let t = ByteTable::shared(850).expect("CP850 has tables");
         assert_eq!(t.vbmi2.is_some(), has);
         eprintln!("vector expansion on this CPU: {has}");
+    }
+
+    #[test]
+    fn message_numbers_in_decimal() {
+        for n in [0u64, 7, 10, 99, 100, 1_234_567, u64::MAX] {
+            assert_eq!(decimal(n), n.to_string());
+        }
     }
 
     #[test]
