@@ -18,7 +18,7 @@ pub fn parse_address(text: &str) -> Address {
     let name = if missing_name {
         None
     } else {
-        match memchr::memmem::rfind(t.as_bytes(), b" at ") {
+        match last_at(t.as_bytes()) {
             Some(i) => t.get(..i).map(str::trim).filter(|n| !n.is_empty()),
             None => Some(t).filter(|n| !n.is_empty()),
         }
@@ -30,6 +30,19 @@ pub fn parse_address(text: &str) -> Address {
         smtp: None,
         properties: Vec::new(),
     }
+}
+
+/// Where the last ` at ` of `t` starts. Addresses are short, so each space from the end is
+/// tried in turn (a `memmem` search costs more to set up than this).
+fn last_at(t: &[u8]) -> Option<usize> {
+    let mut end = t.len();
+    while let Some(i) = memchr::memrchr(b' ', t.get(..end)?) {
+        if t.get(i..).is_some_and(|rest| rest.starts_with(b" at ")) {
+            return Some(i);
+        }
+        end = i;
+    }
+    None
 }
 
 /// The result of splitting one header line.

@@ -355,9 +355,11 @@ impl Decoder {
         let Some(t) = &self.table else {
             return codepage::decode_checked(bytes, self.code_page);
         };
-        if bytes.is_ascii()
-            && let Ok(s) = std::str::from_utf8(bytes)
-        {
+        if bytes.is_ascii() {
+            // SAFETY: ASCII bytes are UTF-8. (Checked with `str::from_utf8` instead, short
+            // header values cost twice the scan; they are most of the calls.)
+            #[allow(unsafe_code)]
+            let s = unsafe { std::str::from_utf8_unchecked(bytes) };
             return (std::borrow::Cow::Borrowed(s), false);
         }
         // The text is expanded [`CHUNK`] input bytes at a time into a scratch buffer kept
@@ -760,10 +762,26 @@ trait Visit {
     fn end_items(&mut self, _m: &mut Self::Msg) {}
 }
 
+/// A text item of a message: its text, its title, and whether it continues the one before.
+type TextPart = (String, Option<String>, bool);
+
+/// The text items and RTF of a message being built. The first text item is kept apart, so
+/// that the usual message (one text item) needs no list.
 #[derive(Default)]
 struct BodyParts {
-    parts: Vec<(String, Option<String>, bool)>,
+    first: Option<TextPart>,
+    rest: Vec<TextPart>,
     rtf: Option<Blob>,
+}
+
+impl BodyParts {
+    fn push(&mut self, part: TextPart) {
+        if self.first.is_none() {
+            self.first = Some(part);
+        } else {
+            self.rest.push(part);
+        }
+    }
 }
 
 /// The IR layer over the grammar walk: builds [`Message`]s, decoding text with the stream's
@@ -1142,23 +1160,19 @@ fn walk_body<V: Visit>(
 }
 
 fn finish_body(msg: &mut Message, body: BodyParts) {
-    msg.body.rtf = body.rtf;
-    if body.parts.is_empty() {
+    let BodyParts { first, rest, rtf } = body;
+    msg.body.rtf = rtf;
+    let Some(first) = first else {
         return;
-    }
-    let single = body.parts.len() == 1;
-    if single
-        && body
-            .parts
-            .first()
-            .is_some_and(|(_, title, _)| title.is_none())
-    {
-        msg.body.text = body.parts.into_iter().next().map(|(part, _, _)| part);
+    };
+    let single = rest.is_empty();
+    if single && first.1.is_none() {
+        msg.body.text = Some(first.0);
         return;
     }
     let mut text = String::new();
     let mut titles = Vec::new();
-    for (i, (part, title, continued)) in body.parts.into_iter().enumerate() {
+    for (i, (part, title, continued)) in std::iter::once(first).chain(rest).enumerate() {
         if i > 0 && !continued {
             text.push_str("\r\n\r\n");
         }
@@ -1566,8 +1580,8 @@ impl Visit for IrBuilder<'_> {
                         after,
                     );
                 }
-                let continued = title == CONTINUED_TITLE && !body.parts.is_empty();
-                body.parts.push((text.into_owned(), title_opt(), continued));
+                let continued = title == CONTINUED_TITLE && body.first.is_some();
+                body.push((text.into_owned(), title_opt(), continued));
             }
             return;
         }
