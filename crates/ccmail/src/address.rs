@@ -25,7 +25,7 @@ pub fn parse_address(text: &str) -> Address {
     };
     Address {
         name: name.map(str::to_string),
-        addr_type: Some(ADDR_TYPE.to_string()),
+        addr_type: Some(ADDR_TYPE.into()),
         address: Some(t.to_string()),
         smtp: None,
         properties: Vec::new(),

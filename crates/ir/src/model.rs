@@ -3,6 +3,8 @@
 //! All types derive `serde` so the JSON Lines sink can write them and the JSON Lines source read
 //! them back losslessly. Optional fields are omitted when empty to keep output small and stable.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{Blob, Timestamp, Warning};
@@ -133,9 +135,10 @@ pub struct Address {
     /// Display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Address type: `SMTP`, `EX`, `CCMAIL`, `MS`, `X400`, … (upper case).
+    /// Address type: `SMTP`, `EX`, `CCMAIL`, `MS`, `X400`, … (upper case). A `Cow`, so that
+    /// readers give the few fixed types of a format without an allocation per address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub addr_type: Option<String>,
+    pub addr_type: Option<Cow<'static, str>>,
     /// The address in its native syntax (`John Smith at HQ`, `/O=ORG/OU=…/CN=JSMITH`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
@@ -164,7 +167,7 @@ impl Address {
     pub fn native(name: Option<&str>, addr_type: &str, address: &str) -> Self {
         Self {
             name: name.map(str::to_string),
-            addr_type: Some(addr_type.to_ascii_uppercase()),
+            addr_type: Some(addr_type.to_ascii_uppercase().into()),
             address: Some(address.to_string()),
             smtp: None,
             properties: Vec::new(),

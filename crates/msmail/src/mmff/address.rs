@@ -34,7 +34,7 @@ pub fn parse_address(value: &str) -> Address {
     let smtp = (ty == "SMTP" && rest.contains('@')).then(|| rest.to_string());
     Address {
         name: None,
-        addr_type: Some(ty),
+        addr_type: Some(ty.into()),
         address: Some(rest.to_string()),
         smtp,
         properties: Vec::new(),

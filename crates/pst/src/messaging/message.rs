@@ -62,7 +62,7 @@ fn address(
     if name.is_none() && email.is_none() && smtp.is_none() {
         return None;
     }
-    let atype = atype.map(|t| t.to_ascii_uppercase());
+    let atype = atype.map(|t| std::borrow::Cow::Owned(t.to_ascii_uppercase()));
     let is_smtp = atype.as_deref().is_none_or(|t| t == "SMTP");
     let smtp = smtp
         .filter(|s| s.contains('@'))

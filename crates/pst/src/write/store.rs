@@ -140,7 +140,7 @@ pub fn one_off_entry_id(a: &Address) -> Vec<u8> {
         .clone()
         .or_else(|| a.address.clone())
         .unwrap_or_default();
-    let atype = a.addr_type.clone().unwrap_or_else(|| "SMTP".into());
+    let atype = a.addr_type.as_deref().unwrap_or("SMTP").to_string();
     let addr = a
         .address
         .clone()
