@@ -2010,7 +2010,9 @@ pub(crate) mod tests {
             && has_feature!("avx512bw")
             && has_feature!("avx512vl")
             && has_feature!("avx512vbmi")
-            && has_feature!("avx512vbmi2");
+            && has_feature!("avx512vbmi2")
+            && has_feature!("bmi2")
+            && has_feature!("popcnt");
         let t = ByteTable::shared(850).expect("CP850 has tables");
         assert_eq!(t.vbmi2.is_some(), has);
         eprintln!("vector expansion on this CPU: {has}");

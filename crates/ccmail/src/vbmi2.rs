@@ -1,9 +1,10 @@
 //! Single-byte code page to UTF-8 with AVX-512 (VBMI and VBMI2), 32 input bytes at a time.
 //!
-//! The one `unsafe` of the reader, kept to this module: the CPU features are checked once
-//! (`is_x86_feature_detected!`) before any of it runs, and every load and store goes through a
-//! slice whose length was checked first, so a wrong computation here can only produce wrong
-//! bytes, never touch memory outside the buffers. The output is still checked as UTF-8 by the
+//! The vector code's `unsafe` is kept to this module (the reader's only other `unsafe` borrows
+//! ASCII bytes as text): the CPU features are checked once (`is_x86_feature_detected!`) before
+//! any of it runs, and every load and store goes through a slice whose length was checked
+//! first, so a wrong computation here can only produce wrong bytes, never touch memory outside
+//! the buffers. The output is still checked as UTF-8 by the
 //! caller, and tests compare it with the scalar expansion byte for byte.
 //!
 //! A block of 32 bytes:
@@ -34,7 +35,7 @@ pub(crate) struct Tables {
 }
 
 /// Bytes of output one block may store: the 64 of a full vector store.
-pub(crate) const STORE: usize = 64;
+const STORE: usize = 64;
 
 impl Tables {
     /// The tables of the page whose bytes encode as `utf8` (little-endian) with lengths `len`
