@@ -630,3 +630,46 @@ fn jsonl_writes_streamed_attachments_as_they_are_read() {
     assert_eq!(*back, message);
     assert!(lines.next().is_none());
 }
+
+/// A streamed attachment whose source fails while its line is written (the input changed
+/// under the run) fails the write, as in the MIME writers, instead of leaving a line that
+/// holds part of the data without a word. A failure left by another serialisation on the
+/// thread does not fail the next message.
+#[test]
+fn jsonl_fails_a_message_whose_streamed_attachment_fails() {
+    use mailmig_ir::synth::write_mailbox;
+
+    struct Broken;
+    impl mailmig_ir::blob::PieceSource for Broken {
+        fn len(&self) -> usize {
+            10
+        }
+        fn pieces(
+            &self,
+            piece: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+        ) -> std::io::Result<()> {
+            piece(b"12345")?;
+            Err(std::io::Error::other("input changed"))
+        }
+    }
+    let broken = Message {
+        attachments: vec![Attachment {
+            content: AttachmentContent::Data(Blob::streamed(Arc::new(Broken))),
+            ..Attachment::default()
+        }],
+        ..Message::default()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (first, second) = (tmp.path().join("a"), tmp.path().join("b"));
+    std::fs::create_dir(&first).unwrap();
+    std::fs::create_dir(&second).unwrap();
+    let e = write_mailbox(&JsonlSink::new(), &first, "a", &[broken])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("input changed"), "{e}");
+    // A failure met by some other serialisation on this thread is not this message's.
+    let partial = serde_json::to_string(&Blob::streamed(Arc::new(Broken))).unwrap();
+    assert_eq!(partial, "\"MTIzNDU=\"");
+    let stats = write_mailbox(&JsonlSink::new(), &second, "b", &[Message::default()]).unwrap();
+    assert_eq!(stats.messages, 1);
+}

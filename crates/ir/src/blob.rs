@@ -220,17 +220,34 @@ impl Serialize for Blob {
 /// of an unfinished 3-byte group from one piece to the next) into the formatter.
 ///
 /// Should a streamed blob's source fail (its input changed under the run), the text is that of
-/// the bytes it produced, as [`Blob::as_bytes`] keeps them. `fmt::Error` is returned only when
-/// the formatter itself fails: `serde_json`'s `collect_str` expects a formatting error to come
-/// from its own writer, and panics on one that does not.
+/// the bytes it produced, as [`Blob::as_bytes`] keeps them, and the error is kept for
+/// [`take_serialize_failure`]. `fmt::Error` is returned only when the formatter itself fails:
+/// `serde_json`'s `collect_str` expects a formatting error to come from its own writer, and
+/// panics on one that does not.
 struct Base64Text<'a>(&'a Blob);
+
+thread_local! {
+    /// The first source error of a streamed blob serialised on this thread since the last
+    /// [`take_serialize_failure`].
+    static SERIALIZE_FAILURE: std::cell::RefCell<Option<std::io::Error>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Takes the error of the first streamed blob whose source failed while it was serialised on
+/// this thread since the last call; its base64 then holds only the bytes read before the
+/// failure. A writer that serialises messages with serde (which cannot be told of such an
+/// error without a panic, see [`Blob`]'s `Serialize`) calls this before and after each
+/// message, and treats `Some` as a failed write.
+pub fn take_serialize_failure() -> Option<std::io::Error> {
+    SERIALIZE_FAILURE.with(|f| f.borrow_mut().take())
+}
 
 impl fmt::Display for Base64Text<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = FormatterWriter { f, failed: false };
         let mut encoder =
             base64::write::EncoderWriter::new(&mut out, &base64::engine::general_purpose::STANDARD);
-        let _source_result = self
+        let source_result = self
             .0
             .pieces(&mut |piece| std::io::Write::write_all(&mut encoder, piece));
         // Written once, after the last piece, whether the source ended or failed.
@@ -238,6 +255,11 @@ impl fmt::Display for Base64Text<'_> {
         drop(encoder);
         if out.failed {
             return Err(fmt::Error);
+        }
+        if let Err(e) = source_result {
+            SERIALIZE_FAILURE.with(|f| {
+                f.borrow_mut().get_or_insert(e);
+            });
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use mailmig_ir::blob::take_serialize_failure;
 use mailmig_ir::{
     CommittedMailbox, MailboxContext, MailboxWriter, Message, PostOffice, Sink, SinkError,
     WrittenStats,
@@ -130,11 +131,19 @@ impl JsonlWriter {
 }
 
 impl MailboxWriter for JsonlWriter {
+    /// A streamed attachment whose source fails fails the write, as in the MIME writers: the
+    /// line would hold only the bytes read before the failure.
     fn write_message(&mut self, message: &Message) -> Result<(), SinkError> {
+        let _earlier = take_serialize_failure();
         self.write_line(&MessageLine {
             record: "message",
             message,
         })?;
+        if let Some(e) = take_serialize_failure() {
+            return Err(SinkError::Other(format!(
+                "attachment data could not be read: {e}"
+            )));
+        }
         self.stats.messages += 1;
         self.stats.attachments += message.tally().attachments;
         Ok(())
