@@ -637,24 +637,11 @@ fn jsonl_writes_streamed_attachments_as_they_are_read() {
 /// thread does not fail the next message.
 #[test]
 fn jsonl_fails_a_message_whose_streamed_attachment_fails() {
-    use mailmig_ir::synth::write_mailbox;
+    use mailmig_ir::synth::{BrokenPieces, write_mailbox};
 
-    struct Broken;
-    impl mailmig_ir::blob::PieceSource for Broken {
-        fn len(&self) -> usize {
-            10
-        }
-        fn pieces(
-            &self,
-            piece: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
-        ) -> std::io::Result<()> {
-            piece(b"12345")?;
-            Err(std::io::Error::other("input changed"))
-        }
-    }
     let broken = Message {
         attachments: vec![Attachment {
-            content: AttachmentContent::Data(Blob::streamed(Arc::new(Broken))),
+            content: AttachmentContent::Data(Blob::streamed(Arc::new(BrokenPieces))),
             ..Attachment::default()
         }],
         ..Message::default()
@@ -668,7 +655,7 @@ fn jsonl_fails_a_message_whose_streamed_attachment_fails() {
         .to_string();
     assert!(e.contains("input changed"), "{e}");
     // A failure met by some other serialisation on this thread is not this message's.
-    let partial = serde_json::to_string(&Blob::streamed(Arc::new(Broken))).unwrap();
+    let partial = serde_json::to_string(&Blob::streamed(Arc::new(BrokenPieces))).unwrap();
     assert_eq!(partial, "\"MTIzNDU=\"");
     let stats = write_mailbox(&JsonlSink::new(), &second, "b", &[Message::default()]).unwrap();
     assert_eq!(stats.messages, 1);

@@ -498,6 +498,23 @@ mod tests {
     }
 }
 
+/// A [`PieceSource`](crate::blob::PieceSource) for tests of writers whose input changed under
+/// the run: it says it holds 10 bytes, gives the piece `12345`, then fails with the error
+/// "input changed".
+#[derive(Debug)]
+pub struct BrokenPieces;
+
+impl crate::blob::PieceSource for BrokenPieces {
+    fn len(&self) -> usize {
+        10
+    }
+
+    fn pieces(&self, piece: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
+        piece(b"12345")?;
+        Err(std::io::Error::other("input changed"))
+    }
+}
+
 /// A [`PieceSource`](crate::blob::PieceSource) for tests of writers: `pieces` pieces of
 /// `piece_len` bytes (piece `n` holds the byte `n % 251`), produced only when read. When it
 /// hands out its last piece it records the size of the file at `watch`, so that a test can

@@ -1459,22 +1459,10 @@ mod tests {
 
     #[test]
     fn a_streamed_attachment_that_fails_fails_the_message() {
-        struct Broken;
-        impl mailmig_ir::blob::PieceSource for Broken {
-            fn len(&self) -> usize {
-                10
-            }
-            fn pieces(
-                &self,
-                piece: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
-            ) -> std::io::Result<()> {
-                piece(b"12345")?;
-                Err(std::io::Error::other("input changed"))
-            }
-        }
+        use mailmig_ir::synth::BrokenPieces;
         let m = Message {
             attachments: vec![Attachment {
-                content: AttachmentContent::Data(Blob::streamed(std::sync::Arc::new(Broken))),
+                content: AttachmentContent::Data(Blob::streamed(std::sync::Arc::new(BrokenPieces))),
                 ..Attachment::default()
             }],
             ..Message::default()
