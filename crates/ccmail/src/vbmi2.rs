@@ -1,11 +1,12 @@
 //! Single-byte code page to UTF-8 with AVX-512 (VBMI and VBMI2), 32 input bytes at a time.
 //!
-//! The vector code's `unsafe` is kept to this module (the reader's only other `unsafe` borrows
-//! ASCII bytes as text): the CPU features are checked once (`is_x86_feature_detected!`) before
-//! any of it runs, and every load and store goes through a slice whose length was checked
-//! first, so a wrong computation here can only produce wrong bytes, never touch memory outside
-//! the buffers. The output is still checked as UTF-8 by the
-//! caller, and tests compare it with the scalar expansion byte for byte.
+//! The vector code's `unsafe` is kept to this module: the CPU features are checked once
+//! (`is_x86_feature_detected!`) before any of it runs, and every load and store goes through a
+//! slice whose length was checked first, so a wrong computation here cannot touch memory
+//! outside the buffers. Its output is not checked as UTF-8 again in release builds: the
+//! caller relies on it being the two-byte encodings of the page's table, stored whole and in
+//! order, which tests check against the IR's decoder for every pair of bytes on every
+//! single-byte page (and debug builds check on every text).
 //!
 //! A block of 32 bytes:
 //!
