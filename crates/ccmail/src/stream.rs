@@ -437,6 +437,8 @@ pub struct ExportReader {
     done: bool,
     budget: Budget,
     decoder: Decoder,
+    /// `cfg.file`, shared by the messages' [`mailmig_ir::SourceIds::file`] (`None` if empty).
+    file: Option<Arc<str>>,
 }
 
 impl ExportReader {
@@ -452,6 +454,7 @@ impl ExportReader {
             done: false,
             budget: Budget::unlimited(),
             decoder: Decoder::new(cfg.code_page),
+            file: (!cfg.file.is_empty()).then(|| Arc::from(cfg.file.as_str())),
             cfg,
         }
     }
@@ -532,9 +535,7 @@ impl Iterator for ExportReader {
         let mut draft = Draft::default();
         draft.msg.ids.native = Some(decimal(self.index));
         draft.msg.ids.offset = Some(start as u64);
-        if !self.cfg.file.is_empty() {
-            draft.msg.ids.file = Some(self.cfg.file.clone());
-        }
+        draft.msg.ids.file.clone_from(&self.file);
         let mut w = Vec::new();
         let end = walk_message(&mut cx, &mut builder, &mut draft, start, len, &mut w);
         let mut msg = draft.msg;
@@ -1269,10 +1270,8 @@ impl IrBuilder<'_> {
                 .map(|start| self.blob(start..start + value.len()))
                 .filter(|b| b.as_bytes() == value)
                 .unwrap_or_else(|| Blob::from(value));
-            msg.properties.push(Property::new(
-                key_name("ccmail:raw:", key),
-                PropValue::Binary(blob),
-            ));
+            msg.properties
+                .push(Property::new(raw_key_name(key), PropValue::Binary(blob)));
         }
         if addr_key {
             let max = cx.cfg.limits.max_recipients as usize;
@@ -1382,6 +1381,25 @@ impl IrBuilder<'_> {
                 PropValue::Text(v.into_owned()),
             )),
         }
+    }
+}
+
+/// `ccmail:raw:` and a header key as written: a fixed name for the keys as EXPORT writes them
+/// (no allocation on most messages), else made by [`key_name`].
+fn raw_key_name(key: &[u8]) -> std::borrow::Cow<'static, str> {
+    const FIXED: [&str; 5] = [
+        "ccmail:raw:From",
+        "ccmail:raw:To",
+        "ccmail:raw:Cc",
+        "ccmail:raw:Bcc",
+        "ccmail:raw:Subject",
+    ];
+    match FIXED
+        .iter()
+        .find(|n| n.as_bytes().get("ccmail:raw:".len()..) == Some(key))
+    {
+        Some(&n) => n.into(),
+        None => key_name("ccmail:raw:", key).into(),
     }
 }
 
@@ -2038,6 +2056,20 @@ pub(crate) mod tests {
         for n in [0u64, 7, 10, 99, 100, 1_234_567, u64::MAX] {
             assert_eq!(decimal(n), n.to_string());
         }
+    }
+
+    #[test]
+    fn raw_key_names_are_fixed_for_the_keys_as_written() {
+        for key in ["From", "To", "Cc", "Bcc", "Subject"] {
+            let name = raw_key_name(key.as_bytes());
+            assert!(matches!(name, std::borrow::Cow::Borrowed(_)), "{key}");
+            assert_eq!(name, format!("ccmail:raw:{key}"));
+        }
+        // Other spellings keep theirs.
+        let name = raw_key_name(b"SUBJECT");
+        assert!(matches!(name, std::borrow::Cow::Owned(_)));
+        assert_eq!(name, "ccmail:raw:SUBJECT");
+        assert_eq!(raw_key_name(b"Subj"), "ccmail:raw:Subj");
     }
 
     #[test]

@@ -1357,7 +1357,7 @@ impl IffSource {
             ids: SourceIds {
                 native: Some(format!("line {}", line.line_no)),
                 offset: Some(line.offset as u64),
-                file: Some(pf.rel.clone()),
+                file: Some(pf.rel.as_str().into()),
                 ..SourceIds::default()
             },
             ..Message::default()
@@ -1574,7 +1574,7 @@ impl IffSource {
                 content,
                 ids: SourceIds {
                     offset: Some(s.offset as u64),
-                    file: Some(rel.to_string()),
+                    file: Some(rel.into()),
                     ..SourceIds::default()
                 },
                 ..Attachment::default()

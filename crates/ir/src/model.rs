@@ -4,6 +4,7 @@
 //! them back losslessly. Optional fields are omitted when empty to keep output small and stable.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -295,19 +296,20 @@ pub struct SourceIds {
     /// Byte offset of the item in its source file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
-    /// The file it came from, relative to the input.
+    /// The file it came from, relative to the input. Shared: a reader gives every message of
+    /// a file the same one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
+    pub file: Option<Arc<str>>,
 }
 
 /// The message class: MAPI `PidTagMessageClass` or its equivalent.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct MessageClass(pub String);
+pub struct MessageClass(pub Cow<'static, str>);
 
 impl Default for MessageClass {
     fn default() -> Self {
-        Self("IPM.Note".into())
+        Self(Cow::Borrowed("IPM.Note"))
     }
 }
 
@@ -524,15 +526,15 @@ impl Attachment {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Property {
     /// Name: a MAPI tag (`0x0E1F000B`), a named property (`{GUID}:0x8501`, `{GUID}:name`), or
-    /// a format's own key (`ccmail:Key`).
-    pub name: String,
+    /// a format's own key (`ccmail:Key`). Borrowed when it is a fixed name, as most are.
+    pub name: Cow<'static, str>,
     /// Value.
     pub value: PropValue,
 }
 
 impl Property {
     /// A property.
-    pub fn new(name: impl Into<String>, value: PropValue) -> Self {
+    pub fn new(name: impl Into<Cow<'static, str>>, value: PropValue) -> Self {
         Self {
             name: name.into(),
             value,
@@ -777,7 +779,7 @@ mod tests {
 
     #[test]
     fn class_kinds() {
-        let k = |s: &str| MessageClass(s.into()).kind();
+        let k = |s: &str| MessageClass(s.to_owned().into()).kind();
         assert_eq!(k("IPM.Note"), ItemKind::Mail);
         assert_eq!(k("IPM.Appointment"), ItemKind::Appointment);
         assert_eq!(k("IPM.Schedule.Meeting.Request"), ItemKind::Appointment);

@@ -560,7 +560,7 @@ fn arb_leaf_message() -> impl Strategy<Value = Message> {
                 atts,
                 class,
             )| Message {
-                class: MessageClass(class.to_string()),
+                class: MessageClass(class.to_string().into()),
                 subject: subject.filter(|s| !s.is_empty()),
                 body: mailmig_ir::Bodies {
                     text: text.filter(|t| !t.is_empty()),

@@ -266,7 +266,7 @@ fn write_section(job: &WorkerJob, acc: &mut Acc) -> Result<WrittenStats, Stop> {
                         Err(SinkError::Unrepresentable(reason)) => {
                             let mut item = SkippedItem::new("message", reason);
                             item.source_id = id;
-                            item.file = message.ids.file.clone();
+                            item.file = message.ids.file.as_deref().map(str::to_owned);
                             item.offset = message.ids.offset;
                             acc.skipped.push(item);
                         }

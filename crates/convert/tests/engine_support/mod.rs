@@ -102,7 +102,7 @@ pub fn message(mb: usize, i: u32) -> Message {
         ..Message::default()
     };
     m.ids.native = Some(format!("m{mb}-{i}"));
-    m.ids.file = Some(format!("po/mbox{mb}.dat"));
+    m.ids.file = Some(format!("po/mbox{mb}.dat").into());
     m.ids.offset = Some(u64::from(i) * 100);
     m.body.text = Some(format!("Body {i}\n"));
     if i.is_multiple_of(3) {

@@ -441,7 +441,7 @@ pub fn parse_message(
         ids: SourceIds {
             native: Some(format!("{file}#{index}")),
             offset: Some(start as u64),
-            file: Some(file.to_string()),
+            file: Some(file.into()),
             ..SourceIds::default()
         },
         folder: Some(super::FOLDER_ID.to_string()),
@@ -808,7 +808,7 @@ pub fn parse_message(
             content: AttachmentContent::Data(blob),
             ids: SourceIds {
                 offset: Some(p as u64),
-                file: Some(file.to_string()),
+                file: Some(file.into()),
                 ..SourceIds::default()
             },
             ..Attachment::default()

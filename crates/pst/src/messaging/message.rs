@@ -211,7 +211,9 @@ impl PstStore {
         };
         let bag = PropBag::new(props, cp);
         let mut m = Message {
-            class: MessageClass(bag.string(0x001A).unwrap_or_else(|| "IPM.Note".into())),
+            class: bag
+                .string(0x001A)
+                .map_or_else(MessageClass::default, |c| MessageClass(c.into())),
             ..Message::default()
         };
         m.subject = bag
@@ -261,7 +263,7 @@ impl PstStore {
                 })
                 .filter(|s| !s.is_empty()),
             offset: self.ndb.lookup_block(bid_data).ok().map(|e| e.ib),
-            file: Some(self.ndb.file().to_string()),
+            file: Some(self.ndb.shared_file()),
         };
         m.headers = bag.string(0x007D);
         let flags = bag.int(0x0E07).unwrap_or(0);

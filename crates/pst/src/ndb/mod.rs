@@ -341,7 +341,7 @@ pub type SubnodeMap = BTreeMap<u32, SubnodeEntry>;
 /// The node database of one PST/OST file.
 pub struct Ndb {
     data: SharedBytes,
-    file: String,
+    file: Arc<str>,
     header: Header,
     nbt_root: Bref,
     bbt_root: Bref,
@@ -384,7 +384,7 @@ impl Ndb {
         salvage: bool,
         limits: Limits,
     ) -> Result<Self, NdbError> {
-        let file = file.into();
+        let file = Arc::from(file.into());
         let header = Header::parse((*data).as_ref())?;
         let len = (*data).as_ref().len();
         let mut ndb = Ndb {
@@ -549,6 +549,11 @@ impl Ndb {
         &self.file
     }
 
+    /// The file name, shared (for [`mailmig_ir::SourceIds::file`] of every message).
+    pub fn shared_file(&self) -> Arc<str> {
+        self.file.clone()
+    }
+
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.limits
@@ -566,7 +571,7 @@ impl Ndb {
 
     /// Records a store-level warning.
     pub fn warn(&self, code: &str, message: impl Into<String>, offset: Option<u64>) {
-        let mut w = Warning::new(code, message).in_file(self.file.clone());
+        let mut w = Warning::new(code, message).in_file(self.file.to_string());
         w.offset = offset;
         if let Ok(mut v) = self.warnings.lock()
             && v.len() < 10_000
@@ -1145,7 +1150,7 @@ impl Ndb {
             nbt_root: header.nbt_root,
             bbt_root: header.bbt_root,
             data,
-            file: String::new(),
+            file: Arc::from(""),
             header,
             limits: Limits::strict(),
             warnings: Mutex::new(Vec::new()),

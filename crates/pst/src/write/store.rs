@@ -321,7 +321,7 @@ pub fn kept_property(
     p: &Property,
     names: &mut NameMapBuilder,
 ) -> Result<Option<PropEntry>, WriteError> {
-    let n = p.name.as_str();
+    let n: &str = &p.name;
     if let Some(hex) = n.strip_prefix("0x").filter(|h| h.len() == 8) {
         let Ok(t) = u32::from_str_radix(hex, 16) else {
             return Ok(None);
