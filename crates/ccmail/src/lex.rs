@@ -81,10 +81,30 @@ pub(crate) fn trailing_terminator(data: &[u8], floor: usize, end: usize) -> usiz
     }
 }
 
-/// True when `hay` starts with the ASCII keyword `kw`, ignoring ASCII case.
+/// True when `hay` starts with the keyword `kw`, ignoring ASCII case (as
+/// `<[u8]>::eq_ignore_ascii_case` on the prefix, which compares byte by byte).
+///
+/// Two bytes are the same letter in either case exactly when they differ at most in bit 5 and
+/// the keyword's byte is a letter; every other byte must match exactly. Written as one OR of
+/// differences, without a branch per byte, so that with a constant keyword (every caller's)
+/// the compiler folds the letter test and compares whole words.
+#[inline]
 pub(crate) fn starts_with_ci(hay: &[u8], kw: &[u8]) -> bool {
-    hay.get(..kw.len())
-        .is_some_and(|h| h.eq_ignore_ascii_case(kw))
+    let Some(h) = hay.get(..kw.len()) else {
+        return false;
+    };
+    let mut diff = 0u8;
+    for (&a, &b) in h.iter().zip(kw) {
+        let fold = if b.is_ascii_alphabetic() { 0x20 } else { 0 };
+        diff |= (a | fold) ^ (b | fold);
+    }
+    diff == 0
+}
+
+/// True when `s` is the keyword `kw`, ignoring ASCII case ([`starts_with_ci`] of the whole).
+#[inline]
+pub(crate) fn eq_ci(s: &[u8], kw: &[u8]) -> bool {
+    s.len() == kw.len() && starts_with_ci(s, kw)
 }
 
 /// Trims ASCII spaces and tabs on both sides.
@@ -183,22 +203,22 @@ pub(crate) fn item_header(line: &[u8]) -> Option<(ItemKind, &[u8], &[u8])> {
     }
     let words_end = before.len() - 5;
     let tail = before.get(words_end..)?;
-    if !tail.eq_ignore_ascii_case(b" item") {
+    if !eq_ci(tail, b" item") {
         return None;
     }
     let words = before.get(..words_end)?;
     if !words.iter().all(|&b| b.is_ascii_alphabetic() || b == b' ') {
         return None;
     }
-    let kind = if words.eq_ignore_ascii_case(b"text") {
+    let kind = if eq_ci(words, b"text") {
         ItemKind::Text
-    } else if words.eq_ignore_ascii_case(b"file") {
+    } else if eq_ci(words, b"file") {
         ItemKind::File
-    } else if words.eq_ignore_ascii_case(b"fax") {
+    } else if eq_ci(words, b"fax") {
         ItemKind::Fax
-    } else if words.eq_ignore_ascii_case(b"message") {
+    } else if eq_ci(words, b"message") {
         ItemKind::Message
-    } else if words.eq_ignore_ascii_case(b"ole") {
+    } else if eq_ci(words, b"ole") {
         ItemKind::Ole
     } else {
         ItemKind::Other
@@ -294,5 +314,46 @@ mod tests {
         );
         assert_eq!(split_key(b"no colon here"), None);
         assert_eq!(split_key(b":x"), None);
+    }
+
+    #[test]
+    fn keyword_case_folding_on_every_byte_pair() {
+        // Each byte of a keyword position against each input byte: only the letter's two cases
+        // match, never a byte that differs in bit 5 from a non-letter (`:` and `\x1a`).
+        for k in 0..=255u8 {
+            for a in 0..=255u8 {
+                assert_eq!(
+                    starts_with_ci(&[a, b'x'], &[k]),
+                    a.eq_ignore_ascii_case(&k),
+                    "{a:#04x} {k:#04x}"
+                );
+                assert_eq!(eq_ci(&[a], &[k]), a.eq_ignore_ascii_case(&k));
+            }
+        }
+        assert!(starts_with_ci(b"mESSAGE: 1", b"Message:"));
+        assert!(!starts_with_ci(b"Message\x1a", b"Message:"));
+        assert!(!starts_with_ci(b"Messag", b"Message:"));
+        assert!(!eq_ci(b"texts", b"text"));
+    }
+
+    proptest::proptest! {
+        /// The same answer as the standard library's comparison of the prefix, on the keyword
+        /// with bytes flipped in case or changed, cut short or lengthened.
+        #[test]
+        fn keyword_match_is_the_standard_one(
+            kw in proptest::sample::select(vec![&b"Message:"[..], b"Contents:", b" item", b"ole"]),
+            flips in proptest::collection::vec(
+                proptest::prop_oneof![4 => proptest::strategy::Just(0u8), 4 => proptest::strategy::Just(0x20u8), 1 => proptest::num::u8::ANY],
+                0..12,
+            ),
+        ) {
+            let hay: Vec<u8> = flips
+                .iter()
+                .enumerate()
+                .map(|(i, f)| kw.get(i).copied().unwrap_or(b' ') ^ f)
+                .collect();
+            let want = hay.get(..kw.len()).is_some_and(|h| h.eq_ignore_ascii_case(kw));
+            proptest::prop_assert_eq!(starts_with_ci(&hay, kw), want);
+        }
     }
 }

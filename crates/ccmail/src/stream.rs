@@ -39,8 +39,8 @@ use serde::{Deserialize, Serialize};
 use crate::address::for_each_address;
 use crate::dates::{DateProblem, OrderEvidence, parse_date, split_file_title};
 use crate::lex::{
-    ItemKind, SizeLine, after_keyword, is_keyword_line, is_message_line, item_header, line_at,
-    size_line, split_key, starts_with_ci, terminator_len, trailing_terminator, trim,
+    ItemKind, SizeLine, after_keyword, eq_ci, is_keyword_line, is_message_line, item_header,
+    line_at, size_line, split_key, starts_with_ci, terminator_len, trailing_terminator, trim,
 };
 #[cfg(target_arch = "x86_64")]
 use crate::vbmi2;
@@ -1237,7 +1237,7 @@ impl HeaderKey {
             (b"folder", HeaderKey::Folder),
         ];
         KEYS.iter()
-            .find(|(k, _)| key.eq_ignore_ascii_case(k))
+            .find(|(k, _)| eq_ci(key, k))
             .map_or(HeaderKey::Other, |&(_, h)| h)
     }
 }
