@@ -314,6 +314,13 @@ mod tests {
         );
         assert_eq!(split_key(b"no colon here"), None);
         assert_eq!(split_key(b":x"), None);
+        // A key of at most 40 bytes.
+        let forty = format!("{}: v", "K".repeat(40));
+        assert_eq!(
+            split_key(forty.as_bytes()),
+            Some((&forty.as_bytes()[..40], &b"v"[..]))
+        );
+        assert_eq!(split_key(format!("{}: v", "K".repeat(41)).as_bytes()), None);
     }
 
     #[test]
