@@ -577,12 +577,12 @@ fn decimal(mut n: u64) -> String {
             break;
         }
     }
+    // ASCII digits: one copy, not a char at a time.
     digits
         .get(i..)
-        .unwrap_or(&[])
-        .iter()
-        .map(|&d| char::from(d))
-        .collect()
+        .and_then(|d| std::str::from_utf8(d).ok())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn find_message(data: &[u8], from: usize, limit: usize) -> Option<usize> {
