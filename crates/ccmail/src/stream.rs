@@ -212,13 +212,11 @@ impl ByteTable {
             let mut chars = text.chars();
             // Every character of a single-byte page is in the Basic Multilingual Plane; one
             // outside it (four bytes of UTF-8) would not fit a pair entry, so it is refused.
-            let c = chars
-                .next()
-                .filter(|c| c.len_utf8() <= 3)
-                .unwrap_or('\u{FFFD}');
+            let first = chars.next();
+            let c = first.filter(|c| c.len_utf8() <= 3).unwrap_or('\u{FFFD}');
             let mut enc = [0u8; 4];
             let n = c.encode_utf8(&mut enc).len();
-            let lossy = lossy || chars.next().is_some();
+            let lossy = lossy || first != Some(c) || chars.next().is_some();
             *utf8_slot = u32::from_le_bytes(enc);
             *len_slot = u8::try_from(n).unwrap_or(0) | (u8::from(lossy) << 7);
         }
@@ -2132,19 +2130,36 @@ pub(crate) mod tests {
         for cp in pages {
             let d = Decoder::new(cp);
             assert!(d.table.is_some(), "cp {cp}");
+            // The scalar block path too, which this CPU may not take otherwise.
+            let scalar = ByteTable::build(cp).map(|mut t| {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    t.vbmi2 = None;
+                }
+                Arc::new(t)
+            });
+            let s = Decoder {
+                code_page: cp,
+                table: scalar,
+                scratch: std::cell::RefCell::new(Vec::new()),
+            };
             for pair in 0..=u16::MAX {
                 let [a, b] = pair.to_le_bytes();
-                // A 32-byte block and a word (the pair paths) and a tail byte (the single-byte
-                // path).
-                let mut bytes = [a, b, b, a].repeat(10);
-                bytes.push(a);
-                let (mine, mine_lossy) = d.decode(&bytes);
+                // An ASCII block, a 32-byte block and a word of the pair (the pair paths), and
+                // the pair's first byte and `é` as tail bytes (the single-byte path; with `é`
+                // the text is never all ASCII, so the ASCII block goes through the tables).
+                let mut bytes = b"ASCII block of thirty-two bytes.".to_vec();
+                bytes.extend([a, b, b, a].repeat(10));
+                bytes.extend([a, 0x82]);
                 let (ir, ir_lossy) = codepage::decode_checked(&bytes, cp);
-                assert_eq!(
-                    (mine.as_ref(), mine_lossy),
-                    (ir.as_ref(), ir_lossy),
-                    "cp {cp} {pair:#06x}"
-                );
+                for d in [&d, &s] {
+                    let (mine, mine_lossy) = d.decode(&bytes);
+                    assert_eq!(
+                        (mine.as_ref(), mine_lossy),
+                        (ir.as_ref(), ir_lossy),
+                        "cp {cp} {pair:#06x}"
+                    );
+                }
             }
         }
     }
