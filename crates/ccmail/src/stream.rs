@@ -561,26 +561,10 @@ impl Iterator for ExportReader {
     }
 }
 
-/// `n` in decimal, without the formatting machinery (once per message).
-fn decimal(mut n: u64) -> String {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        if let Some(d) = digits.get_mut(i) {
-            *d = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 || i == 0 {
-            break;
-        }
-    }
-    // ASCII digits: one copy, not a char at a time.
-    digits
-        .get(i..)
-        .and_then(|d| std::str::from_utf8(d).ok())
-        .unwrap_or_default()
-        .to_owned()
+/// `n` in decimal, without the formatting machinery (once per message): `itoa`, which
+/// serde_json already brings in.
+fn decimal(n: u64) -> String {
+    itoa::Buffer::new().format(n).to_owned()
 }
 
 fn find_message(data: &[u8], from: usize, limit: usize) -> Option<usize> {
