@@ -10,19 +10,18 @@
 //!
 //! A block of 32 bytes:
 //!
-//! * all ASCII: stored as is;
 //! * ASCII and bytes whose character takes two bytes of UTF-8 (the accented letters of every
-//!   single-byte page): each byte becomes a 16-bit lane holding its first and second UTF-8
-//!   byte (two 128-entry lookups, `vpermi2b`), and the unused second bytes of ASCII lanes are
-//!   squeezed out (`vpcompressb`);
+//!   single-byte page), all ASCII included: each byte becomes a 16-bit lane holding its first
+//!   and second UTF-8 byte (two 128-entry lookups, `vpermi2b`), and the unused second bytes
+//!   of ASCII lanes are squeezed out (`vpcompressb`);
 //! * any byte that needs three UTF-8 bytes (box drawing, `€`) or is undefined in the page:
 //!   handed back to the scalar expansion.
 
 use std::arch::x86_64::{
     __m512i, _mm256_loadu_si256, _mm256_mask_blend_epi8, _mm256_mask_cmpeq_epi8_mask,
-    _mm256_movemask_epi8, _mm256_setzero_si256, _mm256_storeu_si256, _mm512_castsi256_si512,
-    _mm512_castsi512_si256, _mm512_cvtepu8_epi16, _mm512_loadu_si512, _mm512_maskz_compress_epi8,
-    _mm512_or_si512, _mm512_permutex2var_epi8, _mm512_slli_epi16, _mm512_storeu_si512, _pdep_u64,
+    _mm256_movemask_epi8, _mm256_setzero_si256, _mm512_castsi256_si512, _mm512_castsi512_si256,
+    _mm512_cvtepu8_epi16, _mm512_loadu_si512, _mm512_maskz_compress_epi8, _mm512_or_si512,
+    _mm512_permutex2var_epi8, _mm512_slli_epi16, _mm512_storeu_si512, _pdep_u64,
 };
 use std::slice::ChunksExact;
 
@@ -102,15 +101,10 @@ impl Tables {
             #[allow(unsafe_code)]
             let x = unsafe { _mm256_loadu_si256(b.as_ptr().cast()) };
             let high = _mm256_movemask_epi8(x).cast_unsigned();
-            if high == 0 {
-                // SAFETY: `dst` is 64 writable bytes.
-                #[allow(unsafe_code)]
-                unsafe {
-                    _mm256_storeu_si256(dst.as_mut_ptr().cast(), x);
-                }
-                at += 32;
-                continue;
-            }
+            // No branch on an all-ASCII block (whose lanes all compress to their first byte):
+            // in text with an accented letter every few words, which blocks are ASCII cannot
+            // be predicted, and the misses cost more than the permutes. (Text that is all
+            // ASCII never comes here: `Decoder::decode` borrows it.)
             // Bit 6 of a high byte picks the table half, bits 0–5 the entry.
             let wide = _mm512_castsi256_si512(x);
             let first = _mm512_castsi512_si256(_mm512_permutex2var_epi8(f_lo, wide, f_hi));
