@@ -157,10 +157,14 @@ fn is_time_token(t: &str) -> bool {
 }
 
 fn is_date_token(t: &str) -> bool {
-    let f: Vec<&str> = t.split(['/', '-', '.']).collect();
-    let digits =
-        |p: &str, lens: &[usize]| lens.contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit());
-    matches!(f.as_slice(), [a, b, y] if digits(a, &[1, 2]) && digits(b, &[1, 2]) && digits(y, &[2, 4]))
+    let mut f = t.split(['/', '-', '.']);
+    let digits = |p: Option<&str>, lens: &[usize]| {
+        p.is_some_and(|p| lens.contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    digits(f.next(), &[1, 2])
+        && digits(f.next(), &[1, 2])
+        && digits(f.next(), &[2, 4])
+        && f.next().is_none()
 }
 
 /// Splits a file-item title from the right (notes §4.7): strips a trailing time token
@@ -253,5 +257,27 @@ mod tests {
         );
         assert_eq!(split_file_title("plain name.doc"), ("plain name.doc", None));
         assert_eq!(split_file_title("3/12/99"), ("3/12/99", None));
+    }
+
+    #[test]
+    fn date_tokens() {
+        for t in ["3/12/99", "12.1.1999", "9-11-98", "01/02/2003"] {
+            assert!(is_date_token(t), "{t}");
+        }
+        for t in [
+            "3/12",
+            "3/12/99/1",
+            "123/1/99",
+            "1/123/99",
+            "1/1/999",
+            "1/1/9",
+            "a/1/99",
+            "1/1/9x",
+            "/1/99",
+            "1/1/",
+            "",
+        ] {
+            assert!(!is_date_token(t), "{t}");
+        }
     }
 }
