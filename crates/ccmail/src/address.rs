@@ -108,7 +108,7 @@ pub(crate) fn for_each_address(value: &str, mut f: impl FnMut(Address)) -> bool 
     if let Some(rest) = value.get(seg_start..) {
         let rest = rest.trim();
         if !rest.is_empty() {
-            ambiguous = rest.contains(',');
+            ambiguous = memchr::memchr(b',', rest.as_bytes()).is_some();
             f(parse_address(rest));
         }
     }
