@@ -227,6 +227,19 @@ pub(crate) fn item_header(line: &[u8]) -> Option<(ItemKind, &[u8], &[u8])> {
     Some((kind, words, title))
 }
 
+/// False only for a line that cannot be an item header, judged from what [`split_key`] made of
+/// it: an item header is either no `Key:` line (its words may be longer than a key) or one
+/// whose key ends in ` item`, since its words and ` item` are letters and spaces after a
+/// letter, which `split_key` keeps unchanged as the key.
+pub(crate) fn may_be_item_header(key_value: Option<(&[u8], &[u8])>) -> bool {
+    key_value.is_none_or(|(key, _)| {
+        key.len()
+            .checked_sub(5)
+            .and_then(|i| key.get(i..))
+            .is_some_and(|tail| eq_ci(tail, b" item"))
+    })
+}
+
 /// True when the line starting at `pos` is `Message:` (optionally followed by spaces and other
 /// bytes, for blocks that are not CRLF-separated, KB Q184391).
 pub(crate) fn is_message_line(data: &[u8], pos: usize, limit: usize) -> bool {
@@ -362,5 +375,33 @@ mod tests {
             let want = hay.get(..kw.len()).is_some_and(|h| h.eq_ignore_ascii_case(kw));
             proptest::prop_assert_eq!(starts_with_ci(&hay, kw), want);
         }
+
+        /// No item header is ruled out by its key: lines built from item-header pieces, key
+        /// bytes and separators, cut anywhere.
+        #[test]
+        fn item_headers_are_never_ruled_out_by_their_key(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    &b"Text"[..], b"FILE", b"Voice Mail", b" item", b" ITEM", b"item", b":", b" ",
+                    b"\t", b"-", b"_", b"7", b"x", b"\xe9", b"title 3/12/99", b"From",
+                ]),
+                0..12,
+            ),
+        ) {
+            let line = parts.concat();
+            if item_header(&line).is_some() {
+                proptest::prop_assert!(may_be_item_header(split_key(&line)), "{:?}", line.escape_ascii().to_string());
+            }
+        }
+    }
+
+    #[test]
+    fn header_keys_rule_out_item_headers() {
+        assert!(!may_be_item_header(split_key(b"From: a at b")));
+        assert!(!may_be_item_header(split_key(b"Subject: Text item: x")));
+        assert!(may_be_item_header(split_key(b"Text item: x")));
+        assert!(may_be_item_header(split_key(b"Voice Mail ITEM:")));
+        assert!(may_be_item_header(split_key(b"no colon")));
+        assert!(may_be_item_header(split_key(&[b'a'; 50])));
     }
 }

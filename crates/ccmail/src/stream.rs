@@ -40,7 +40,8 @@ use crate::address::for_each_address;
 use crate::dates::{DateProblem, OrderEvidence, parse_date, split_file_title};
 use crate::lex::{
     ItemKind, SizeLine, after_keyword, eq_ci, is_keyword_line, is_message_line, item_header,
-    line_at, size_line, split_key, starts_with_ci, terminator_len, trailing_terminator, trim,
+    line_at, may_be_item_header, size_line, split_key, starts_with_ci, terminator_len,
+    trailing_terminator, trim,
 };
 #[cfg(target_arch = "x86_64")]
 use crate::vbmi2;
@@ -1106,7 +1107,9 @@ fn walk_body<V: Visit>(
             p = q2;
             break;
         }
-        if item_header(line).is_some() {
+        // Most header lines are told apart from item headers by their key alone.
+        let key_value = split_key(line);
+        if may_be_item_header(key_value) && item_header(line).is_some() {
             cx.warn(
                 w,
                 "ccmail.contents-missing",
@@ -1117,7 +1120,7 @@ fn walk_body<V: Visit>(
             break;
         }
         if !trim(line).is_empty() {
-            match split_key(line) {
+            match key_value {
                 Some((key, value)) => {
                     let h = HeaderLine {
                         key,
