@@ -107,6 +107,15 @@ pub(crate) fn eq_ci(s: &[u8], kw: &[u8]) -> bool {
     s.len() == kw.len() && starts_with_ci(s, kw)
 }
 
+/// True when `hay` ends with the keyword `kw`, ignoring ASCII case ([`eq_ci`] of the tail).
+#[inline]
+pub(crate) fn ends_with_ci(hay: &[u8], kw: &[u8]) -> bool {
+    hay.len()
+        .checked_sub(kw.len())
+        .and_then(|i| hay.get(i..))
+        .is_some_and(|tail| eq_ci(tail, kw))
+}
+
 /// Trims ASCII spaces and tabs on both sides.
 pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
@@ -201,12 +210,10 @@ pub(crate) fn item_header(line: &[u8]) -> Option<(ItemKind, &[u8], &[u8])> {
     if before.len() < 6 || !before.first()?.is_ascii_alphabetic() {
         return None;
     }
-    let words_end = before.len() - 5;
-    let tail = before.get(words_end..)?;
-    if !eq_ci(tail, b" item") {
+    if !ends_with_ci(before, b" item") {
         return None;
     }
-    let words = before.get(..words_end)?;
+    let words = before.get(..before.len() - 5)?;
     if !words.iter().all(|&b| b.is_ascii_alphabetic() || b == b' ') {
         return None;
     }
@@ -232,12 +239,7 @@ pub(crate) fn item_header(line: &[u8]) -> Option<(ItemKind, &[u8], &[u8])> {
 /// whose key ends in ` item`, since its words and ` item` are letters and spaces after a
 /// letter, which `split_key` keeps unchanged as the key.
 pub(crate) fn may_be_item_header(key_value: Option<(&[u8], &[u8])>) -> bool {
-    key_value.is_none_or(|(key, _)| {
-        key.len()
-            .checked_sub(5)
-            .and_then(|i| key.get(i..))
-            .is_some_and(|tail| eq_ci(tail, b" item"))
-    })
+    key_value.is_none_or(|(key, _)| ends_with_ci(key, b" item"))
 }
 
 /// True when the line starting at `pos` is `Message:` (optionally followed by spaces and other
@@ -354,6 +356,9 @@ mod tests {
         assert!(!starts_with_ci(b"Message\x1a", b"Message:"));
         assert!(!starts_with_ci(b"Messag", b"Message:"));
         assert!(!eq_ci(b"texts", b"text"));
+        assert!(ends_with_ci(b"Text ITEM", b" item"));
+        assert!(!ends_with_ci(b"item", b" item"));
+        assert!(!ends_with_ci(b"Text items", b" item"));
     }
 
     proptest::proptest! {
