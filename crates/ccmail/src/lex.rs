@@ -202,18 +202,22 @@ pub(crate) enum ItemKind {
     Other,
 }
 
+/// What the key of an item header ends with, matched without case.
+const ITEM_SUFFIX: &[u8] = b" item";
+
 /// An item header `<Words> item:[ title]`: the kind, the words before `item`, and the title.
 pub(crate) fn item_header(line: &[u8]) -> Option<(ItemKind, &[u8], &[u8])> {
     let head = line.get(..line.len().min(48))?;
     let colon = memchr::memchr(b':', head)?;
     let before = line.get(..colon)?;
-    if before.len() < 6 || !before.first()?.is_ascii_alphabetic() {
+    // At least one letter, then the suffix.
+    if before.len() <= ITEM_SUFFIX.len() || !before.first()?.is_ascii_alphabetic() {
         return None;
     }
-    if !ends_with_ci(before, b" item") {
+    if !ends_with_ci(before, ITEM_SUFFIX) {
         return None;
     }
-    let words = before.get(..before.len() - 5)?;
+    let words = before.get(..before.len() - ITEM_SUFFIX.len())?;
     if !words.iter().all(|&b| b.is_ascii_alphabetic() || b == b' ') {
         return None;
     }
@@ -239,7 +243,7 @@ pub(crate) fn item_header(line: &[u8]) -> Option<(ItemKind, &[u8], &[u8])> {
 /// whose key ends in ` item`, since its words and ` item` are letters and spaces after a
 /// letter, which `split_key` keeps unchanged as the key.
 pub(crate) fn may_be_item_header(key_value: Option<(&[u8], &[u8])>) -> bool {
-    key_value.is_none_or(|(key, _)| ends_with_ci(key, b" item"))
+    key_value.is_none_or(|(key, _)| ends_with_ci(key, ITEM_SUFFIX))
 }
 
 /// True when the line starting at `pos` is `Message:` (optionally followed by spaces and other
