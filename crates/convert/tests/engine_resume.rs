@@ -102,29 +102,43 @@ fn killed_during_first_commit_resumes() {
 fn timed_out_mailbox_is_retried_on_resume() {
     let tmp = tempfile::tempdir().unwrap();
     let reference = tmp.path().join("reference");
-    let slow = || {
+    // Mailbox 1 is the same mailbox in every run; in the first it gets stuck after 5
+    // messages until its budget runs out. The budget leaves the other mailboxes ample time
+    // on a loaded machine (100 ms did not, once, on a CI runner).
+    let mailboxes = |stuck: bool| {
         vec![
             Behaviour::Messages(2),
-            Behaviour::Slow(20, Duration::from_millis(20)),
+            if stuck {
+                Behaviour::StallAfter(5)
+            } else {
+                Behaviour::Messages(20)
+            },
             Behaviour::Messages(1),
         ]
     };
-    run(MemSource::new(slow()), &reference, 1);
+    run(MemSource::new(mailboxes(false)), &reference, 1);
 
     let out = tmp.path().join("out");
     let mut opts = options(&out, 2);
-    opts.mailbox_time_budget = Some(Duration::from_millis(100));
-    let first = engine::run(
-        Arc::new(MemSource::new(slow())),
-        Arc::new(FileSink::default()),
-        &opts,
-    )
-    .unwrap();
-    assert_eq!(first.mailboxes[1].status, MailboxStatus::TimedOut);
+    opts.mailbox_time_budget = Some(Duration::from_secs(2));
+    let source = MemSource::new(mailboxes(true));
+    let pulled = Arc::clone(&source.pulled);
+    let first = engine::run(Arc::new(source), Arc::new(FileSink::default()), &opts).unwrap();
+    let st: Vec<_> = first.mailboxes.iter().map(|m| m.status).collect();
+    assert_eq!(
+        st,
+        [
+            MailboxStatus::Converted,
+            MailboxStatus::TimedOut,
+            MailboxStatus::Converted
+        ]
+    );
+    // Mailbox 1 had handed its 5 messages to the sink; none of them was committed.
+    assert_eq!(pulled.load(Ordering::SeqCst), 2 + 5 + 1);
     assert_eq!(first.exit_code(), 1);
     assert!(!out.join("User_1").exists());
 
-    let source = MemSource::new(slow());
+    let source = MemSource::new(mailboxes(false));
     let opened = Arc::clone(&source.opened);
     let second = run(source, &out, 2);
     assert_eq!(opened.load(Ordering::SeqCst), 1);

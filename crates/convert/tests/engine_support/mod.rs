@@ -40,6 +40,10 @@ pub enum Behaviour {
     PanicAfter(u32),
     /// Yields `n` messages, then sleeps forever without checking the budget.
     BlockForever(u32),
+    /// Yields `n` messages, then waits, checking the budget, until the budget stops it: a
+    /// cooperative reader stuck on its mailbox. It overruns any budget however generous, so a
+    /// test built on it does not depend on how fast the machine is.
+    StallAfter(u32),
     /// Loops forever checking the budget (a cooperative but endless source): ends the stream
     /// when the budget stops it.
     Endless,
@@ -226,6 +230,22 @@ impl Source for MemSource {
                 count();
                 Ok(message(mb, i))
             })),
+            Behaviour::StallAfter(n) => Box::new(
+                (0u32..)
+                    .map_while(move |i| {
+                        if i == n {
+                            while budget.check().is_ok() {
+                                std::thread::sleep(Duration::from_millis(5));
+                            }
+                            return None;
+                        }
+                        Some(i)
+                    })
+                    .map(move |i| {
+                        count();
+                        Ok(message(mb, i))
+                    }),
+            ),
             Behaviour::Endless => Box::new(
                 (0u32..)
                     .map_while(move |i| {
