@@ -107,13 +107,12 @@ pub(crate) fn eq_ci(s: &[u8], kw: &[u8]) -> bool {
     s.len() == kw.len() && starts_with_ci(s, kw)
 }
 
-/// True when `hay` ends with the keyword `kw`, ignoring ASCII case ([`eq_ci`] of the tail).
+/// `hay` without the keyword `kw` at its end, matched ignoring ASCII case ([`eq_ci`] of the
+/// tail); `None` when `hay` does not end with it.
 #[inline]
-pub(crate) fn ends_with_ci(hay: &[u8], kw: &[u8]) -> bool {
-    hay.len()
-        .checked_sub(kw.len())
-        .and_then(|i| hay.get(i..))
-        .is_some_and(|tail| eq_ci(tail, kw))
+pub(crate) fn strip_suffix_ci<'h>(hay: &'h [u8], kw: &[u8]) -> Option<&'h [u8]> {
+    let (head, tail) = hay.split_at_checked(hay.len().checked_sub(kw.len())?)?;
+    eq_ci(tail, kw).then_some(head)
 }
 
 /// Trims ASCII spaces and tabs on both sides.
@@ -211,13 +210,10 @@ pub(crate) fn item_header(line: &[u8]) -> Option<(ItemKind, &[u8], &[u8])> {
     let colon = memchr::memchr(b':', head)?;
     let before = line.get(..colon)?;
     // At least one letter, then the suffix.
-    if before.len() <= ITEM_SUFFIX.len() || !before.first()?.is_ascii_alphabetic() {
+    let words = strip_suffix_ci(before, ITEM_SUFFIX)?;
+    if !words.first()?.is_ascii_alphabetic() {
         return None;
     }
-    if !ends_with_ci(before, ITEM_SUFFIX) {
-        return None;
-    }
-    let words = before.get(..before.len() - ITEM_SUFFIX.len())?;
     if !words.iter().all(|&b| b.is_ascii_alphabetic() || b == b' ') {
         return None;
     }
@@ -243,7 +239,7 @@ pub(crate) fn item_header(line: &[u8]) -> Option<(ItemKind, &[u8], &[u8])> {
 /// whose key ends in ` item`, since its words and ` item` are letters and spaces after a
 /// letter, which `split_key` keeps unchanged as the key.
 pub(crate) fn may_be_item_header(key_value: Option<(&[u8], &[u8])>) -> bool {
-    key_value.is_none_or(|(key, _)| ends_with_ci(key, ITEM_SUFFIX))
+    key_value.is_none_or(|(key, _)| strip_suffix_ci(key, ITEM_SUFFIX).is_some())
 }
 
 /// True when the line starting at `pos` is `Message:` (optionally followed by spaces and other
@@ -360,9 +356,10 @@ mod tests {
         assert!(!starts_with_ci(b"Message\x1a", b"Message:"));
         assert!(!starts_with_ci(b"Messag", b"Message:"));
         assert!(!eq_ci(b"texts", b"text"));
-        assert!(ends_with_ci(b"Text ITEM", b" item"));
-        assert!(!ends_with_ci(b"item", b" item"));
-        assert!(!ends_with_ci(b"Text items", b" item"));
+        assert_eq!(strip_suffix_ci(b"Text ITEM", b" item"), Some(&b"Text"[..]));
+        assert_eq!(strip_suffix_ci(b" item", b" item"), Some(&b""[..]));
+        assert_eq!(strip_suffix_ci(b"item", b" item"), None);
+        assert_eq!(strip_suffix_ci(b"Text items", b" item"), None);
     }
 
     proptest::proptest! {
