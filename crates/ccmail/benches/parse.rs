@@ -11,14 +11,21 @@
 //! issue states it, and stays meaningful when other work shares the machine.
 //!
 //! Size: `CCMAIL_BENCH_USERS` users (default 100) × `CCMAIL_BENCH_MESSAGES` messages (default
-//! 200). The figures in the crate report use 1,000 × 200.
+//! 200). The figures in the README use 1,000 × 200.
+//!
+//! Side by side, pass by pass: with `CCMAIL_BENCH_PASSES=N` the bench does not run criterion.
+//! It makes N passes over the streams instead, each timing the `memchr` scan, the parse, the
+//! pre-scan and the `memchr` scan again one right after the other, and prints every pass. On a
+//! machine whose speed changes from minute to minute (a virtual machine sharing its physical
+//! cores), criterion's groups run minutes apart and cannot be compared with each other; the
+//! passes can, because the scans that bracket each parse measure the machine at that moment.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use mailmig_ccmail::{CcmailSink, ExportReader, ReaderConfig, scan_folder_names};
 use mailmig_ir::blob::SharedBytes;
 use mailmig_ir::synth::{SynthSource, SynthSpec};
@@ -92,6 +99,25 @@ fn parse_all(streams: &[SharedBytes]) -> u64 {
     n
 }
 
+/// The folder pre-scan over every stream; the number of folders found.
+fn prescan_all(streams: &[SharedBytes], cfg: &ReaderConfig) -> usize {
+    let mut folders = 0usize;
+    for s in streams {
+        folders += scan_folder_names((**s).as_ref(), cfg, &|| {}).len();
+    }
+    folders
+}
+
+/// A plain `memchr` line scan over every stream; the number of lines.
+fn memchr_all(streams: &[SharedBytes]) -> usize {
+    let mut lines = 0usize;
+    for s in streams {
+        let data: &[u8] = (**s).as_ref();
+        lines += memchr::memchr_iter(b'\n', data).count();
+    }
+    lines
+}
+
 fn bench(c: &mut Criterion<ThreadCpuTime>) {
     let (streams, bytes, messages) = build();
     eprintln!(
@@ -107,25 +133,51 @@ fn bench(c: &mut Criterion<ThreadCpuTime>) {
     g.bench_function("parse_bytes", |b| b.iter(|| parse_all(&streams)));
     let cfg = ReaderConfig::default();
     g.bench_function("prescan_folders", |b| {
-        b.iter(|| {
-            let mut folders = 0usize;
-            for s in &streams {
-                folders += scan_folder_names((**s).as_ref(), &cfg, &|| {}).len();
-            }
-            black_box(folders)
-        })
+        b.iter(|| black_box(prescan_all(&streams, &cfg)))
     });
     g.bench_function("memchr_line_scan", |b| {
-        b.iter(|| {
-            let mut lines = 0usize;
-            for s in &streams {
-                let data: &[u8] = (**s).as_ref();
-                lines += memchr::memchr_iter(b'\n', data).count();
-            }
-            black_box(lines)
-        })
+        b.iter(|| black_box(memchr_all(&streams)))
     });
     g.finish();
+}
+
+/// `CCMAIL_BENCH_PASSES=N`: the side-by-side passes described in the module docs.
+fn passes(n: u32) {
+    let (streams, bytes, messages) = build();
+    println!(
+        "ccmail passes: {} streams, {bytes} bytes, {messages} messages; MiB/s of one thread's CPU time",
+        streams.len()
+    );
+    let cfg = ReaderConfig::default();
+    // What `work` returned, and the bytes it covered per second of this thread's CPU, in MiB/s.
+    let timed = |work: &dyn Fn() -> u64| {
+        let t = cpu_time::ThreadTime::now();
+        let out = black_box(work());
+        let mib = bytes as f64 / t.elapsed().as_secs_f64() / f64::from(1u32 << 20);
+        (out, mib)
+    };
+    println!(
+        "{:>4} {:>9} {:>9} {:>14} {:>13} {:>12}",
+        "pass", "parse", "prescan", "memchr before", "memchr after", "memchr/parse"
+    );
+    let (mut parse, mut ratio) = (Vec::new(), Vec::new());
+    for pass in 1..=n {
+        let (_, before) = timed(&|| memchr_all(&streams) as u64);
+        let (parsed, p) = timed(&|| parse_all(&streams));
+        assert_eq!(parsed, messages, "pass {pass}: messages parsed");
+        let (_, q) = timed(&|| prescan_all(&streams, &cfg) as u64);
+        let (_, after) = timed(&|| memchr_all(&streams) as u64);
+        let r = (before + after) / 2.0 / p;
+        println!("{pass:4} {p:9.1} {q:9.1} {before:14.1} {after:13.1} {r:12.2}");
+        parse.push(p);
+        ratio.push(r);
+    }
+    for (name, v) in [("parse MiB/s", &mut parse), ("memchr/parse", &mut ratio)] {
+        v.sort_by(f64::total_cmp);
+        if let (Some(lo), Some(mid), Some(hi)) = (v.first(), v.get(v.len() / 2), v.last()) {
+            println!("{name}: lowest {lo:.2}, median {mid:.2}, highest {hi:.2}");
+        }
+    }
 }
 
 criterion_group! {
@@ -133,4 +185,14 @@ criterion_group! {
     config = Criterion::default().with_measurement(ThreadCpuTime);
     targets = bench
 }
-criterion_main!(benches);
+
+/// Criterion's groups, or the side-by-side passes when `CCMAIL_BENCH_PASSES` is set.
+fn main() {
+    match std::env::var("CCMAIL_BENCH_PASSES") {
+        Ok(n) => passes(n.parse().expect("CCMAIL_BENCH_PASSES: a number of passes")),
+        Err(_) => {
+            benches();
+            Criterion::default().configure_from_args().final_summary();
+        }
+    }
+}
