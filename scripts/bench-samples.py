@@ -60,7 +60,7 @@ def main(argv):
     if not found:
         sys.exit(f"bench-samples: no criterion samples under {', '.join(roots)}")
     print(f"{'benchmark':40} {'samples':>7} {'fastest':>16} {'median':>16} {'slowest':>16}")
-    for name, nbytes, times in sorted(found):
+    for name, nbytes, times in sorted(found, key=lambda b: b[0]):
         print(
             f"{name:40} {len(times):7} {show(min(times), nbytes)} "
             f"{show(statistics.median(times), nbytes)} {show(max(times), nbytes)}"
