@@ -231,20 +231,17 @@ impl Source for MemSource {
                 Ok(message(mb, i))
             })),
             Behaviour::StallAfter(n) => Box::new(
-                (0u32..)
-                    .map_while(move |i| {
-                        if i == n {
-                            while budget.check().is_ok() {
-                                std::thread::sleep(Duration::from_millis(5));
-                            }
-                            return None;
-                        }
-                        Some(i)
-                    })
+                (0..n)
                     .map(move |i| {
                         count();
                         Ok(message(mb, i))
-                    }),
+                    })
+                    .chain(std::iter::from_fn(move || {
+                        while budget.check().is_ok() {
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                        None
+                    })),
             ),
             Behaviour::Endless => Box::new(
                 (0u32..)
